@@ -1,0 +1,271 @@
+// Package clerksync holds the domain of clerksync: the changes that Clerk makes to its
+// users, the outcome of applying them, and the contract every store fulfils.
+//
+// Everything that talks to the outside world lives in a package of its own (svixsig,
+// clerkdecode, clerkapi, sqlite, postgres, web); cmd/clerksync wires them together. This
+// package imports only the standard library.
+package clerksync
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Source says how a profile row was last written.
+type Source string
+
+// The sources a profile row can come from.
+const (
+	SourceWebhook  Source = "webhook"  // a Clerk webhook delivered through Svix
+	SourceAPI      Source = "api"      // a read of the Clerk Backend API for one user
+	SourceBackfill Source = "backfill" // a listing of the Clerk Backend API (backfill, reconcile, poll)
+)
+
+// Op is what a Change does.
+type Op uint8
+
+// The operations a Change can carry.
+const (
+	// OpUpsertUser creates or updates a user's profile, guarded by updated_at and by
+	// the user's tombstone.
+	OpUpsertUser Op = iota + 1
+	// OpDeleteUser removes a user's profile, leaves a tombstone for ever and redacts the
+	// user's payloads in the event log.
+	OpDeleteUser
+	// OpIgnore records an authentic event of a type clerksync does not sync.
+	OpIgnore
+	// OpDeadLetter records an authentic event that could not be used, with its raw body
+	// and the reason, so that it can be replayed later.
+	OpDeadLetter
+)
+
+// String returns the name of op as used in logs.
+func (op Op) String() string {
+	switch op {
+	case OpUpsertUser:
+		return "upsert_user"
+	case OpDeleteUser:
+		return "delete_user"
+	case OpIgnore:
+		return "ignore"
+	case OpDeadLetter:
+		return "dead_letter"
+	}
+	return "unknown"
+}
+
+// Change is one thing Clerk says about a user, from a webhook or from the Backend API.
+// Every source is turned into Changes and applied by the same engine, so the same
+// guards (svix-id, updated_at, tombstones) hold whatever the source.
+type Change struct {
+	Op     Op
+	Source Source
+
+	// EventID is the svix-id of the webhook delivery, stable across retries; empty for
+	// changes read from the Backend API, which are not recorded in the event log.
+	EventID string
+	// EventType is the Clerk event type, such as "user.updated".
+	EventType string
+	// EventTime is the envelope's timestamp in milliseconds (0 when unknown).
+	EventTime int64
+	// Body is what the event log keeps of the delivery: the body as received, minus
+	// private metadata unless the operator opted in. Nil for Backend API changes.
+	Body []byte
+	// Error says why an OpDeadLetter event could not be used.
+	Error string
+	// Replay marks a change that re-applies an event already in the event log (events
+	// replay): its svix-id is expected to be known and the log entry is updated.
+	Replay bool
+
+	// UserID is the Clerk user id the change is about ("" for events about no user).
+	UserID string
+	// Profile is the new state of the user for OpUpsertUser.
+	Profile *Profile
+}
+
+// Profile is one row of the profiles table: what an application joins, searches and
+// shows. Empty strings are stored as NULL; timestamps are Clerk's, in milliseconds since
+// the Unix epoch, with 0 meaning "none".
+type Profile struct {
+	UserID         string
+	Email          string
+	EmailVerified  bool
+	Phone          string
+	Username       string
+	FirstName      string
+	LastName       string
+	ImageURL       string
+	ExternalID     string
+	PublicMetadata json.RawMessage
+	UnsafeMetadata json.RawMessage
+	// PrivateMetadata is kept only when the operator opts in; nil otherwise.
+	PrivateMetadata json.RawMessage
+	Banned          bool
+	Locked          bool
+	CreatedAt       int64
+	UpdatedAt       int64
+	LastSignInAt    int64
+	LastActiveAt    int64
+
+	// SyncedAt is when this row was written, set by the store.
+	SyncedAt time.Time
+	// SyncSource is how this row was written.
+	SyncSource Source
+	// Raw is the Clerk user object as Clerk sent it, minus private_metadata unless the
+	// operator opted in.
+	Raw json.RawMessage
+}
+
+// Name returns the user's full name as shown in logs and pages ("" when Clerk has none).
+func (p *Profile) Name() string {
+	switch {
+	case p.FirstName == "":
+		return p.LastName
+	case p.LastName == "":
+		return p.FirstName
+	}
+	return p.FirstName + " " + p.LastName
+}
+
+// Outcome is what applying a Change did, as recorded in the event log.
+type Outcome uint8
+
+// The outcomes of applying a Change.
+const (
+	// OutcomeApplied: the change was written (see Result.Action for how).
+	OutcomeApplied Outcome = iota + 1
+	// OutcomeStale: the change was older than what is stored, or about a deleted user;
+	// nothing changed.
+	OutcomeStale
+	// OutcomeDuplicate: the svix-id was seen before; nothing changed.
+	OutcomeDuplicate
+	// OutcomeIgnored: an event type clerksync does not sync; recorded only.
+	OutcomeIgnored
+	// OutcomeDeadLetter: an authentic event that could not be used; recorded with its
+	// raw body and error for replay.
+	OutcomeDeadLetter
+)
+
+// String returns the outcome's name as stored in the event log.
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeApplied:
+		return "applied"
+	case OutcomeStale:
+		return "stale"
+	case OutcomeDuplicate:
+		return "duplicate"
+	case OutcomeIgnored:
+		return "ignored"
+	case OutcomeDeadLetter:
+		return "dead_letter"
+	}
+	return "unknown"
+}
+
+// ParseOutcome returns the Outcome named s, or false if s names none.
+func ParseOutcome(s string) (Outcome, bool) {
+	for o := OutcomeApplied; o <= OutcomeDeadLetter; o++ {
+		if o.String() == s {
+			return o, true
+		}
+	}
+	return 0, false
+}
+
+// Action is what an applied change did to the profiles table.
+type Action uint8
+
+// The actions an applied change can take.
+const (
+	ActionNone      Action = iota // nothing (stale, duplicate, ignored, dead letter)
+	ActionCreated                 // a new row
+	ActionUpdated                 // a newer version replaced the row
+	ActionUnchanged               // the same version was written again (synced_at refreshed)
+	ActionDeleted                 // the row was removed and a tombstone left
+)
+
+// String returns the action's name as used in logs and summaries.
+func (a Action) String() string {
+	switch a {
+	case ActionNone:
+		return "none"
+	case ActionCreated:
+		return "created"
+	case ActionUpdated:
+		return "updated"
+	case ActionUnchanged:
+		return "unchanged"
+	case ActionDeleted:
+		return "deleted"
+	}
+	return "unknown"
+}
+
+// Result is the outcome of one Change.
+type Result struct {
+	Outcome Outcome
+	Action  Action
+	// Error is set for OutcomeDeadLetter: why the change could not be used. A change
+	// the store could not apply (a poison change) is recorded as a dead letter instead
+	// of failing the changes it was batched with.
+	Error string
+}
+
+// Event is one entry of the event log: a webhook delivery and what became of it.
+type Event struct {
+	ID         string // svix-id
+	Type       string
+	UserID     string
+	Outcome    Outcome
+	Error      string
+	EventTime  int64 // envelope timestamp, ms
+	ReceivedAt time.Time
+	// Body is the delivery as kept (nil when redacted after the user was deleted, or
+	// when listing without bodies).
+	Body     []byte
+	Redacted bool
+	// Attempts counts how many times the event was applied (1, plus replays).
+	Attempts int
+}
+
+// EventFilter selects entries of the event log, newest first.
+type EventFilter struct {
+	Outcome Outcome // 0 for any
+	Type    string  // "" for any
+	UserID  string  // "" for any
+	Before  string  // list entries received before this svix-id ("" from the newest)
+	Limit   int     // 0 for a default of 50
+}
+
+// Store keeps profiles, tombstones and the event log in one database. Every store
+// passes the conformance suite in package storetest.
+type Store interface {
+	// Apply applies changes in order, in one transaction, and returns one Result per
+	// change. It returns an error only when nothing was committed (the database is
+	// unavailable, the context ended); a change that cannot be applied on its own is
+	// recorded as a dead letter and does not fail the others.
+	Apply(ctx context.Context, changes []Change) ([]Result, error)
+
+	// Profile returns the profile of userID, or an error with code ENOTFOUND.
+	Profile(ctx context.Context, userID string) (*Profile, error)
+	// Profiles returns up to limit profiles with user_id > after, ordered by user_id.
+	Profiles(ctx context.Context, after string, limit int) ([]Profile, error)
+	// Deleted reports whether userID has a tombstone.
+	Deleted(ctx context.Context, userID string) (bool, error)
+
+	// Events lists the event log.
+	Events(ctx context.Context, f EventFilter) ([]Event, error)
+	// Event returns one entry of the event log with its body, or ENOTFOUND.
+	Event(ctx context.Context, id string) (*Event, error)
+	// PruneEvents deletes event log entries received before t and returns how many.
+	// Dead letters are kept unless includeDeadLetters is set.
+	PruneEvents(ctx context.Context, before time.Time, includeDeadLetters bool) (int, error)
+
+	// Ping reports whether the database answers; it returns an error with code
+	// EUNAVAILABLE when it does not.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections.
+	Close() error
+}
