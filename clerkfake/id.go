@@ -1,0 +1,63 @@
+package clerkfake
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"time"
+)
+
+// Clerk ids are a prefix (user_, idn_, ins_, ...) followed by a KSUID: 4 bytes of
+// seconds since the KSUID epoch and 16 random bytes, written as 27 base62 digits.
+// They sort by creation time, which the fake relies on to break created_at ties the
+// way Clerk's own ordering does.
+const (
+	ksuidEpoch  = 1400000000 // 2014-05-13T16:53:20Z
+	ksuidLength = 27
+	base62      = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+// newID returns prefix followed by a KSUID for time t with a payload drawn from rng.
+func newID(prefix string, t time.Time, rng *rand.Rand) string {
+	var raw [20]byte
+	secs := t.Unix() - ksuidEpoch
+	if secs < 0 {
+		secs = 0
+	}
+	binary.BigEndian.PutUint32(raw[:4], uint32(secs))
+	binary.BigEndian.PutUint64(raw[4:12], rng.Uint64())
+	binary.BigEndian.PutUint64(raw[12:20], rng.Uint64())
+	return prefix + encodeBase62(raw)
+}
+
+// encodeBase62 writes the 160-bit big-endian number raw as 27 base62 digits.
+func encodeBase62(raw [20]byte) string {
+	// Long division of the 160-bit big-endian number by 62, one base62 digit at a
+	// time, least significant digit first.
+	var out [ksuidLength]byte
+	num := raw[:]
+	for i := ksuidLength - 1; i >= 0; i-- {
+		var rem uint32
+		for j := range num {
+			acc := rem<<8 | uint32(num[j])
+			num[j] = byte(acc / 62)
+			rem = acc % 62
+		}
+		out[i] = base62[rem]
+	}
+	return string(out[:])
+}
+
+// NewUserID returns a new random Clerk user id of the form user_ followed by 27
+// base62 characters, sortable by creation time like Clerk's own.
+func NewUserID() string {
+	return newID("user_", time.Now(), newRand(0))
+}
+
+// newRand returns a generator seeded with seed, or a randomly seeded one when seed
+// is 0.
+func newRand(seed uint64) *rand.Rand {
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
