@@ -31,15 +31,18 @@ func newID(prefix string, t time.Time, rng *rand.Rand) string {
 
 // encodeBase62 writes the 160-bit big-endian number raw as 27 base62 digits.
 func encodeBase62(raw [20]byte) string {
-	// Long division of the 160-bit big-endian number by 62, one base62 digit at a
-	// time, least significant digit first.
+	// Long division by 62 of the number held as five 32-bit limbs, one base62
+	// digit at a time, least significant digit first.
+	var limbs [5]uint32
+	for i := range limbs {
+		limbs[i] = binary.BigEndian.Uint32(raw[4*i:])
+	}
 	var out [ksuidLength]byte
-	num := raw[:]
 	for i := ksuidLength - 1; i >= 0; i-- {
-		var rem uint32
-		for j := range num {
-			acc := rem<<8 | uint32(num[j])
-			num[j] = byte(acc / 62)
+		var rem uint64
+		for j := range limbs {
+			acc := rem<<32 | uint64(limbs[j])
+			limbs[j] = uint32(acc / 62)
 			rem = acc % 62
 		}
 		out[i] = base62[rem]

@@ -379,22 +379,20 @@ func defaultImageURL(u *User) string {
 	if u.LastName != nil {
 		initials += firstRune(*u.LastName)
 	}
-	doc, _ := json.Marshal(struct {
-		Type     string `json:"type"`
-		IID      string `json:"iid"`
-		RID      string `json:"rid"`
-		Initials string `json:"initials"`
-	}{"default", DefaultInstanceID, u.ID, initials})
-	return "https://img.clerk.com/" + base64.RawURLEncoding.EncodeToString(doc)
+	doc := `{"type":"default","iid":` + jsonString(DefaultInstanceID) + `,"rid":` + jsonString(u.ID) + `,"initials":` + jsonString(initials) + `}`
+	return "https://img.clerk.com/" + base64.RawURLEncoding.EncodeToString([]byte(doc))
 }
 
 // proxyImageURL returns the img.clerk.com address that proxies src.
 func proxyImageURL(src string) string {
-	doc, _ := json.Marshal(struct {
-		Type string `json:"type"`
-		Src  string `json:"src"`
-	}{"proxy", src})
-	return "https://img.clerk.com/" + base64.RawURLEncoding.EncodeToString(doc)
+	doc := `{"type":"proxy","src":` + jsonString(src) + `}`
+	return "https://img.clerk.com/" + base64.RawURLEncoding.EncodeToString([]byte(doc))
+}
+
+// jsonString returns s as a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // randomToken returns n random base62 characters.
