@@ -1,0 +1,210 @@
+// Package sqlite is clerksync's embedded store: one SQLite file, through the pure-Go
+// driver modernc.org/sqlite, for a service that runs as a single process.
+//
+// The file is durable: write-ahead logging with synchronous=FULL, so a committed batch
+// survives a power cut. All writes go through one connection (SQLite has one writer)
+// with BEGIN IMMEDIATE, so a batch never fails half-way on a lock upgrade; reads use a
+// pool of read-only connections of their own, which WAL lets run beside the writer
+// without waiting for it. Open creates the file when needed and applies the
+// migrations of package migrations (tables profiles, clerksync_tombstones,
+// clerksync_events, clerksync_migrations).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/migrations"
+)
+
+var _ clerksync.Store = (*Store)(nil)
+
+// DefaultBusyTimeout is how long a statement waits by default for a lock held by
+// another process (a clerksync command run beside the server) before it fails as
+// unavailable.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithNow sets the clock that stamps synced_at, received_at and deleted_at. The default
+// is time.Now.
+func WithNow(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithBusyTimeout sets how long a statement waits for a lock held by another process
+// before it fails with code EUNAVAILABLE. The default is DefaultBusyTimeout.
+func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busyTimeout = d } }
+
+// WithLogger sets the logger. The default discards everything.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// Store is a clerksync.Store in one SQLite file. It is safe for concurrent use; batches
+// are applied one at a time.
+type Store struct {
+	path        string
+	now         func() time.Time
+	log         *slog.Logger
+	busyTimeout time.Duration
+
+	w *sql.DB // the one write connection
+	r *sql.DB // read-only connections
+
+	mu     sync.Mutex // serializes batches on the write connection
+	stmts  writeStmts
+	closed atomic.Bool
+}
+
+// Open opens the SQLite database at path, creating it when it does not exist, and
+// migrates it to the newest schema. path is a plain file path; ":memory:" is refused
+// because the writer and the readers would each see a database of their own. Open
+// returns an error with code EINVALID for a bad path and EUNAVAILABLE when the file
+// cannot be opened or migrated.
+func Open(path string, opts ...Option) (*Store, error) {
+	switch {
+	case path == "", path == ":memory:", strings.HasPrefix(path, "file:"), strings.Contains(path, "?"):
+		return nil, &clerksync.Error{
+			Code:    clerksync.EINVALID,
+			Message: fmt.Sprintf("sqlite: %q is not a database file path", path),
+			Hint:    "give the path of a file, such as clerksync.db",
+		}
+	}
+	s := &Store{path: path, now: time.Now, log: slog.New(slog.DiscardHandler), busyTimeout: DefaultBusyTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+
+	// Every connection sets busy_timeout first, so that nothing fails at once on a lock
+	// held by another process. journal_mode=WAL is a property of the file; synchronous
+	// is per connection and only matters on the writer, where FULL makes every commit
+	// durable. _txlock=immediate makes BeginTx take the write lock up front.
+	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", s.busyTimeout.Milliseconds())
+	w, err := sql.Open("sqlite", path+"?"+busy+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)&_txlock=immediate")
+	if err != nil {
+		return nil, unavailable("open "+path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s.w = w
+
+	ctx := context.Background()
+	if err := migrations.Up(ctx, w, migrations.SQLite); err != nil {
+		w.Close()
+		return nil, unavailable("migrate "+path, err)
+	}
+
+	r, err := sql.Open("sqlite", path+"?"+busy+"&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, unavailable("open "+path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s.r = r
+
+	if err := s.stmts.prepare(ctx, w); err != nil {
+		s.Close()
+		return nil, unavailable("prepare statements", err)
+	}
+	current, _, err := migrations.Version(ctx, w, migrations.SQLite)
+	if err != nil {
+		s.Close()
+		return nil, unavailable("read schema version", err)
+	}
+	s.log.Debug("sqlite store open", slog.String("path", path), slog.Int64("schema_version", current))
+	return s, nil
+}
+
+// Path returns the file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store's connections. Calls after the first do nothing.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.stmts.close()
+	if s.r != nil {
+		err = errors.Join(err, s.r.Close())
+	}
+	return errors.Join(err, s.w.Close())
+}
+
+// Ping reports whether the database answers, with code EUNAVAILABLE when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1 FROM clerksync_migrations LIMIT 1").Scan(&one); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "sqlite: the store is closed"}
+	}
+	return nil
+}
+
+// unavailable wraps an error of the database with code EUNAVAILABLE when the database
+// is in trouble (locked past the busy timeout, I/O error, disk full, context done) and
+// with plain context otherwise.
+func unavailable(op string, err error) error {
+	if troubled(err) {
+		return &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "sqlite: " + op, Err: err}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// troubled reports whether err says the database cannot be used now, rather than that
+// a statement is wrong.
+func troubled(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) {
+		return true
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_ERROR, sqlite3.SQLITE_MISUSE, sqlite3.SQLITE_RANGE:
+		return false // a bug in a statement
+	}
+	return !refusedChange(err)
+}
+
+// refusedChange reports whether err is the database refusing one change's values (a
+// constraint, a malformed JSON document, a value too big): the change is recorded as a
+// dead letter and its batch goes on.
+func refusedChange(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,264 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/migrations"
+	"github.com/clerksync/clerksync/sqlite"
+	"github.com/clerksync/clerksync/storetest"
+)
+
+// MustOpen opens a store in a new file of tb's temporary directory and closes it when
+// tb ends.
+func MustOpen(tb testing.TB, opts ...sqlite.Option) *sqlite.Store {
+	tb.Helper()
+	return MustOpenPath(tb, filepath.Join(tb.TempDir(), "clerksync.db"), opts...)
+}
+
+// MustOpenPath opens a store on path and closes it when tb ends.
+func MustOpenPath(tb testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(path, opts...)
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+// mustRawDB opens a plain connection pool on path, as another process would.
+func mustRawDB(tb testing.TB, path string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, now func() time.Time) clerksync.Store {
+		return MustOpen(t, sqlite.WithNow(now))
+	})
+}
+
+func TestOpenRefusesPath(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, path string }{
+		{"Empty", ""},
+		{"Memory", ":memory:"},
+		{"URI", "file:clerksync.db"},
+		{"Query", "clerksync.db?mode=ro"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := sqlite.Open(tt.path)
+			if got, want := clerksync.ErrorCode(err), clerksync.EINVALID; got != want {
+				if s != nil {
+					s.Close()
+				}
+				t.Fatalf("Open(%q) error %v, code %q; want code %q", tt.path, err, got, want)
+			}
+		})
+	}
+}
+
+func TestOpenUnwritableDirectory(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "missing", "clerksync.db"))
+	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("Open in a missing directory: %v, code %q; want code %q", err, got, want)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "clerksync.db")
+	p := storetest.NewProfile("user_keep", 1716883500000)
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustApply(t, s, storetest.Upsert("msg_1", p), storetest.Delete("msg_2", "user_gone", 1716883500000))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = MustOpenPath(t, path)
+	if diff := storetest.ProfileDiff(p, storetest.MustProfile(t, s, "user_keep")); diff != "" {
+		t.Fatalf("profile after reopening (-want +got):\n%s", diff)
+	}
+	if d, err := s.Deleted(context.Background(), "user_gone"); err != nil || !d {
+		t.Fatalf("Deleted after reopening = %v, %v; want true", d, err)
+	}
+	storetest.MustEvent(t, s, "msg_1")
+	// The redelivery after a restart is still recognised.
+	res := storetest.MustApply(t, s, storetest.Upsert("msg_1", p))
+	if got, want := res[0].Outcome, clerksync.OutcomeDuplicate; got != want {
+		t.Fatalf("redelivery after reopening: %v, want %v", got, want)
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "clerksync.db")
+	MustOpenPath(t, path)
+	// A second store on the same file finds the schema up to date.
+	MustOpenPath(t, path)
+
+	db := mustRawDB(t, path)
+	current, latest, err := migrations.Version(ctx, db, migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if current < 1 || current != latest {
+		t.Fatalf("Version = %d, %d; want current = latest >= 1", current, latest)
+	}
+	status, err := migrations.Status(ctx, db, migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := status[0].Name, "00001_init.sql"; got != want {
+		t.Errorf("first migration %q, want %q", got, want)
+	}
+	for _, m := range status {
+		if !m.Applied || m.AppliedAt.IsZero() {
+			t.Errorf("migration %d %s: Applied %v at %v; want applied", m.Version, m.Name, m.Applied, m.AppliedAt)
+		}
+	}
+	var count int
+	if err := db.QueryRow(`SELECT count(*) FROM clerksync_migrations WHERE version_id = 1`).Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	if count != 1 {
+		t.Fatalf("migration 1 recorded %d times, want once", count)
+	}
+
+	var tables []string
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	want := []string{"clerksync_events", "clerksync_migrations", "clerksync_tombstones", "profiles"}
+	if diff := cmp.Diff(want, tables); diff != "" {
+		t.Fatalf("tables (-want +got):\n%s", diff)
+	}
+}
+
+func TestLockedByAnotherProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "clerksync.db")
+	s := MustOpenPath(t, path, sqlite.WithBusyTimeout(20*time.Millisecond))
+	p := storetest.NewProfile("user_lock", 1716883500000)
+	storetest.MustApply(t, s, storetest.Upsert("msg_0", p))
+
+	// Another process takes the write lock and keeps it.
+	other, err := mustRawDB(t, path).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	q := storetest.NewProfile("user_lock2", 1716883500000)
+	res, err := s.Apply(ctx, []clerksync.Change{storetest.Upsert("msg_1", q)})
+	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
+		t.Fatalf("Apply while locked = %+v, %v; want code %q", res, err, want)
+	}
+	// Readers do not wait for the writer.
+	storetest.MustProfile(t, s, "user_lock")
+
+	if _, err := other.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Event(ctx, "msg_1"); clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
+		t.Fatalf("event of the failed batch: %v, want not found", err)
+	}
+	res = storetest.MustApply(t, s, storetest.Upsert("msg_1", q))
+	if got, want := res[0].Action, clerksync.ActionCreated; got != want {
+		t.Fatalf("Apply after the lock was released: %v, want %v", got, want)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, err = s.Apply(ctx, []clerksync.Change{storetest.Upsert("msg_1", storetest.NewProfile("user_1", 1))})
+	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
+		t.Errorf("Apply on a closed store: %v, code %q; want %q", err, got, want)
+	}
+	if got, want := clerksync.ErrorCode(s.Ping(ctx)), clerksync.EUNAVAILABLE; got != want {
+		t.Errorf("Ping on a closed store: code %q, want %q", got, want)
+	}
+}
+
+// BenchmarkApply measures group commit: batches of realistic upserts (3 KB raw user
+// objects), each batch one transaction and one fsync, reported per change.
+func BenchmarkApply(b *testing.B) {
+	for _, size := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("Batch%d", size), func(b *testing.B) {
+			s := MustOpen(b)
+			ctx := context.Background()
+			base := make([]clerksync.Change, size)
+			for i := range base {
+				base[i] = storetest.Upsert("", storetest.NewProfile(fmt.Sprintf("user_%05d", i), 1716883500000))
+			}
+			batch := make([]clerksync.Change, size)
+			profiles := make([]clerksync.Profile, size)
+			for n := 0; b.Loop(); n++ {
+				// Every batch is a newer version of the same users, under new svix-ids.
+				for i, c := range base {
+					profiles[i] = *c.Profile
+					profiles[i].UpdatedAt += int64(n)
+					c.Profile = &profiles[i]
+					c.EventID = "msg_" + strconv.Itoa(n) + "_" + strconv.Itoa(i)
+					batch[i] = c
+				}
+				if _, err := s.Apply(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/change")
+		})
+	}
+}
