@@ -619,8 +619,8 @@ func TestServerUserEndpoints(t *testing.T) {
 	got := map[string]any{
 		"primary":  *u.PrimaryEmailAddressID == u.EmailAddresses[0].ID,
 		"strategy": u.EmailAddresses[1].Verification.Strategy, "status": u.EmailAddresses[1].Verification.Status,
-		"phone":    *u.PrimaryPhoneNumberID == u.PhoneNumbers[0].ID,
-		"name":     *u.FirstName + " " + *u.LastName, "username": u.Username, "external_id": *u.ExternalID,
+		"phone": *u.PrimaryPhoneNumberID == u.PhoneNumbers[0].ID,
+		"name":  *u.FirstName + " " + *u.LastName, "username": u.Username, "external_id": *u.ExternalID,
 		"public": string(u.PublicMetadata), "unsafe": string(u.UnsafeMetadata), "password": u.PasswordEnabled,
 		"created_at": u.CreatedAt, "last_sign_in_at": u.LastSignInAt,
 	}
