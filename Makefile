@@ -1,0 +1,61 @@
+# clerksync — run `make` (or `make help`) to see the targets.
+
+GO            ?= go
+BIN           ?= bin/clerksync
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -s -w -X main.version=$(VERSION)
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+TOOLS         := $(CURDIR)/.tools
+FUZZTIME      ?= 30s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bin/clerksync.
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/clerksync
+
+.PHONY: run
+run: ## Run the server on the embedded SQLite database (needs CLERK_WEBHOOK_SECRET).
+	$(GO) run ./cmd/clerksync serve
+
+.PHONY: test
+test: ## Run every test with the race detector (PostgreSQL and Chromium tests skip loudly when absent).
+	$(GO) test -race -count=1 ./...
+
+.PHONY: test-short
+test-short: ## Run the tests without the race detector, skipping the slow crash and browser tests.
+	$(GO) test -short -count=1 ./...
+
+.PHONY: test-race
+test-race: test ## Same as test (the race detector is always on).
+
+.PHONY: test-pg
+test-pg: ## Run the PostgreSQL store tests only, failing if PostgreSQL is unreachable.
+	CLERKSYNC_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 ./postgres/... ./migrations/...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the signature header parser and the payload decoder (FUZZTIME each, default 30s).
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./svixsig
+	$(GO) test -run='^$$' -fuzz='^FuzzChangeFromEvent$$' -fuzztime=$(FUZZTIME) ./clerkdecode
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: vet ## Run go vet and golangci-lint (installed into .tools on first use).
+	@test -x $(TOOLS)/golangci-lint || GOBIN=$(TOOLS) $(GO) install $(GOLANGCI_LINT)
+	$(TOOLS)/golangci-lint run ./...
+
+.PHONY: tidy
+tidy: ## Tidy go.mod and fail if it was not tidy.
+	$(GO) mod tidy
+	git diff --exit-code go.mod go.sum
+
+.PHONY: clean
+clean: ## Remove build output.
+	rm -rf bin artifacts

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+)
+
+// DefaultDatabaseURL is where clerksync keeps its data when DATABASE_URL is not set:
+// an SQLite file in the working directory.
+const DefaultDatabaseURL = "sqlite:clerksync.db"
+
+// DB says which database a DATABASE_URL names.
+type DB struct {
+	Kind string // "sqlite" or "postgres"
+	Path string // SQLite file
+	URL  string // PostgreSQL connection string
+}
+
+// ParseDatabaseURL reads a DATABASE_URL: sqlite:PATH, file:PATH, postgres://… or
+// postgresql://…. Its error lists the accepted forms.
+func ParseDatabaseURL(s string) (DB, error) {
+	forms := "accepted forms: sqlite:PATH (e.g. sqlite:clerksync.db), file:PATH, " +
+		"postgres://USER:PASSWORD@HOST:5432/DB or postgresql://…"
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return DB{}, fmt.Errorf("DATABASE_URL is empty; %s", forms)
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			// url.Parse's error would echo the password; say where instead.
+			return DB{}, fmt.Errorf("DATABASE_URL is not a valid URL (check for unescaped characters in the password: %%-encode @ : / ?); %s", forms)
+		}
+		if u.Host == "" && u.Query().Get("host") == "" {
+			return DB{}, fmt.Errorf("DATABASE_URL %q has no host; %s", redactURL(u), forms)
+		}
+		return DB{Kind: "postgres", URL: s}, nil
+	case strings.HasPrefix(s, "sqlite:"), strings.HasPrefix(s, "file:"):
+		path := s[strings.IndexByte(s, ':')+1:]
+		path = strings.TrimPrefix(path, "//")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			return DB{}, fmt.Errorf("DATABASE_URL %q has query parameters; clerksync sets the SQLite options itself (WAL, synchronous=FULL), give only the path; %s", s, forms)
+		}
+		if path == "" {
+			return DB{}, fmt.Errorf("DATABASE_URL %q names no file; %s", s, forms)
+		}
+		if path == ":memory:" {
+			return DB{}, fmt.Errorf("DATABASE_URL %q: an in-memory database would lose every change on restart; give a file path; %s", s, forms)
+		}
+		return DB{Kind: "sqlite", Path: path}, nil
+	}
+	scheme := s
+	if i := strings.Index(s, ":"); i >= 0 {
+		scheme = s[:i]
+	} else {
+		return DB{}, fmt.Errorf("DATABASE_URL %q has no scheme; %s", s, forms)
+	}
+	return DB{}, fmt.Errorf("DATABASE_URL scheme %q is not supported; %s", scheme, forms)
+}
+
+// redactURL returns u as a string with its password hidden.
+func redactURL(u *url.URL) string { return u.Redacted() }
+
+// String returns the database for logs, with any password hidden.
+func (d DB) String() string {
+	if d.Kind == "sqlite" {
+		return "sqlite:" + d.Path
+	}
+	if u, err := url.Parse(d.URL); err == nil {
+		return u.Redacted()
+	}
+	return "postgres"
+}
+
+// commonFlags are the settings every command that touches the database shares.
+type commonFlags struct {
+	DatabaseURL string
+	LogLevel    string
+	LogFormat   string
+	Schema      string
+	Supabase    bool
+}
+
+// register adds the common flags to fs with defaults from the environment.
+func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&c.DatabaseURL, "database-url", envOr(getenv, "DATABASE_URL", DefaultDatabaseURL),
+		"database: sqlite:PATH, file:PATH or postgres://… (env DATABASE_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "LOG_LEVEL", "info"), "log level: debug, info, warn, error (env LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
+	fs.StringVar(&c.Schema, "schema", envOr(getenv, "DATABASE_SCHEMA", "public"), "PostgreSQL schema for clerksync's tables (env DATABASE_SCHEMA)")
+	fs.BoolVar(&c.Supabase, "supabase", envBool(getenv, "SUPABASE"), "PostgreSQL: enable row level security on profiles so a signed-in user can read their own row (env SUPABASE=1)")
+}
+
+// db parses the database URL.
+func (c *commonFlags) db() (DB, error) {
+	d, err := ParseDatabaseURL(c.DatabaseURL)
+	if err != nil {
+		return DB{}, &usageError{err}
+	}
+	return d, nil
+}
+
+// logger builds the slog.Logger the flags ask for, writing to w.
+func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, usagef("LOG_LEVEL %q is not a level: use debug, info, warn or error", c.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("LOG_FORMAT %q is not a format: use text or json", c.LogFormat)
+}
+
+// envOr returns the environment variable key, or def when it is unset or blank.
+func envOr(getenv func(string) string, key, def string) string {
+	if v := strings.TrimSpace(getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// envBool reads a boolean environment variable: 1, true, yes, on.
+func envBool(getenv func(string) string, key string) bool {
+	switch strings.ToLower(strings.TrimSpace(getenv(key))) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// splitSecrets splits a list of webhook secrets separated by spaces or commas.
+func splitSecrets(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and prints its
+// usage, with a one-line summary, to w.
+func newFlagSet(name, summary string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "Usage: clerksync %s\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag mistake into a usage error (the usage has been
+// printed by the flag set).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return &usageError{err}
+	}
+	return nil
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/sqlite"
+)
+
+// openStore opens (and migrates) the database d names.
+func openStore(ctx context.Context, d DB, c *commonFlags, logger *slog.Logger) (clerksync.Store, error) {
+	switch d.Kind {
+	case "sqlite":
+		s, err := sqlite.Open(d.Path, sqlite.WithLogger(logger))
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", d, err)
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("unsupported database kind %q", d.Kind)
+}
+
+// defaultWriters is how many transactions the engine keeps in flight: SQLite has a
+// single writer; on PostgreSQL several overlap their network round trips.
+func defaultWriters(d DB) int {
+	if d.Kind == "postgres" {
+		return 4
+	}
+	return 1
+}

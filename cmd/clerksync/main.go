@@ -1,0 +1,126 @@
+// Command clerksync keeps an application's database in step with its Clerk users.
+//
+// Run `clerksync help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise it is read
+// from the module's build information.
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain()
+	err := m.Run(ctx, os.Args[1:])
+	os.Exit(m.exitCode(err))
+}
+
+// Main is the program: its output streams and environment, so tests can run it whole.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment; tests replace it.
+	Getenv func(string) string
+}
+
+// NewMain returns a Main wired to the process's streams and environment.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// usageError marks an error caused by how the command was called (exit status 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error with a formatted message.
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// exitCode prints err (if any) and returns the process exit status: 0 on success,
+// 2 for a usage or configuration mistake, 1 for anything else.
+func (m *Main) exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, context.Canceled):
+		return 130 // interrupted by a signal: the command already said what it finished
+	}
+	fmt.Fprintln(m.Stderr, "clerksync:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// Run runs the command named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		m.usage(m.Stderr)
+		return usagef("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return (&ServeCommand{Main: m}).Run(ctx, rest)
+	case "migrate":
+		return (&MigrateCommand{Main: m}).Run(ctx, rest)
+	case "send":
+		return (&SendCommand{Main: m}).Run(ctx, rest)
+	case "version":
+		fmt.Fprintln(m.Stdout, "clerksync", Version())
+		return nil
+	case "help", "-h", "--help", "-help":
+		m.usage(m.Stdout)
+		return nil
+	}
+	m.usage(m.Stderr)
+	return usagef("unknown command %q", cmd)
+}
+
+func (m *Main) usage(w io.Writer) {
+	fmt.Fprint(w, `clerksync keeps your database in step with your Clerk users.
+
+Usage:
+  clerksync <command> [flags]
+
+Commands:
+  serve     receive Clerk webhooks and keep the profiles table right
+  migrate   create or upgrade the database schema and exit
+  send      sign and send a test event to a running clerksync (no tunnel needed)
+  version   print the version
+
+Run 'clerksync <command> -h' for a command's flags.
+Settings come from flags or the environment (CLERK_WEBHOOK_SECRET, DATABASE_URL, PORT,
+LOG_LEVEL, LOG_FORMAT); flags win.
+`)
+}
+
+// Version returns the build's version: the -ldflags value, else the module version.
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

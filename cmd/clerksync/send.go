@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/svixsig"
+)
+
+// SendCommand signs and sends a realistic Clerk event to a running clerksync, so that a
+// newcomer can test the server without Clerk and without a tunnel.
+type SendCommand struct {
+	*Main
+
+	to         string
+	secret     string
+	svixID     string
+	userID     string
+	firstName  string
+	lastName   string
+	email      string
+	username   string
+	phone      string
+	externalID string
+	publicMeta string
+	bodyFile   string
+	timeout    time.Duration
+
+	eventType string
+}
+
+const sendSummary = `Sign and send a Clerk webhook event to a running clerksync and print the answer.
+TYPE is user.created, user.updated or user.deleted (the body is built like Clerk's, from
+the flags below), or any type with --body-file. Details no flag gives (email, phone,
+avatar, ...) are generated from the user id, so they stay the same across events for one
+user; a name given to user.created must be given again to user.updated to keep it.
+
+Examples:
+  clerksync send user.created --user-id user_2abc --first-name Ada --last-name Lovelace
+  clerksync send user.updated --user-id user_2abc --first-name Augusta
+  clerksync send user.deleted --user-id user_2abc`
+
+// Run parses TYPE and flags, builds the event, signs it and posts it.
+func (c *SendCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("send TYPE [flags]", sendSummary, c.Stderr)
+	fs.StringVar(&c.to, "to", "http://localhost"+addrFromEnv(c.Getenv)+"/api/webhooks/clerk", "webhook endpoint of the running clerksync")
+	secret := c.Getenv("CLERK_WEBHOOK_SECRET")
+	if strings.TrimSpace(secret) == "" {
+		secret = c.Getenv("CLERK_WEBHOOK_SIGNING_SECRET")
+	}
+	fs.StringVar(&c.secret, "secret", secret, "signing secret, whsec_… (env CLERK_WEBHOOK_SECRET); the first one if several")
+	fs.StringVar(&c.svixID, "svix-id", "", "svix-id of the delivery (default: a new one); repeat one to see a duplicate")
+	fs.StringVar(&c.userID, "user-id", "", "Clerk user id (default: a new one)")
+	fs.StringVar(&c.firstName, "first-name", "", "first name")
+	fs.StringVar(&c.lastName, "last-name", "", "last name")
+	fs.StringVar(&c.email, "email", "", "primary email address")
+	fs.StringVar(&c.username, "username", "", "username")
+	fs.StringVar(&c.phone, "phone", "", "primary phone number, E.164 (+12125550142)")
+	fs.StringVar(&c.externalID, "external-id", "", "external_id")
+	fs.StringVar(&c.publicMeta, "public-metadata", "", `public_metadata as JSON, e.g. '{"plan":"pro"}'`)
+	fs.StringVar(&c.bodyFile, "body-file", "", "send this file's bytes as the body instead (any event type; - for stdin)")
+	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long to wait for the answer")
+
+	// TYPE may come before or after the flags.
+	rest := args
+	for {
+		if err := parseFlags(fs, rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if c.eventType != "" {
+			fs.Usage()
+			return usagef("send takes one TYPE, got %q and %q", c.eventType, fs.Arg(0))
+		}
+		c.eventType = fs.Arg(0)
+		rest = fs.Args()[1:]
+	}
+	if c.eventType == "" {
+		fs.Usage()
+		return usagef("send needs an event TYPE: user.created, user.updated or user.deleted")
+	}
+	if strings.TrimSpace(c.secret) == "" {
+		return usagef("no signing secret: pass --secret whsec_… or set CLERK_WEBHOOK_SECRET to the secret the server uses")
+	}
+	key, err := svixsig.DecodeSecret(splitSecrets(c.secret)[0])
+	if err != nil {
+		return &usageError{fmt.Errorf("--secret: %w", err)}
+	}
+
+	body, err := c.body()
+	if err != nil {
+		return err
+	}
+	if c.svixID == "" {
+		c.svixID = newMessageID()
+	}
+	return c.post(ctx, key, body)
+}
+
+// body returns the event to send: a file's bytes, or an event built from the flags.
+func (c *SendCommand) body() ([]byte, error) {
+	if c.bodyFile != "" {
+		var (
+			b   []byte
+			err error
+		)
+		if c.bodyFile == "-" {
+			b, err = io.ReadAll(c.Stdin)
+		} else {
+			b, err = os.ReadFile(c.bodyFile)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read --body-file: %w", err)
+		}
+		return b, nil
+	}
+	switch c.eventType {
+	case clerkfake.EventUserCreated, clerkfake.EventUserUpdated, clerkfake.EventUserDeleted:
+	default:
+		return nil, usagef("cannot build a %q event: use user.created, user.updated or user.deleted, or give the body with --body-file", c.eventType)
+	}
+	if c.publicMeta != "" && !json.Valid([]byte(c.publicMeta)) {
+		return nil, usagef("--public-metadata is not valid JSON: %s", c.publicMeta)
+	}
+	if c.userID == "" {
+		c.userID = clerkfake.NewUserID()
+	} else if !strings.HasPrefix(c.userID, "user_") {
+		return nil, usagef("--user-id %q is not a Clerk user id (they start with user_)", c.userID)
+	}
+	now := time.Now()
+	p := clerkfake.UserParams{
+		Seed:       seedOf(c.userID),
+		ID:         c.userID,
+		FirstName:  c.firstName,
+		LastName:   c.lastName,
+		Username:   c.username,
+		Email:      c.email,
+		Phone:      c.phone,
+		ExternalID: c.externalID,
+		Rich:       true,
+		UpdatedAt:  now,
+	}
+	if c.publicMeta != "" {
+		p.PublicMetadata = json.RawMessage(c.publicMeta)
+	}
+	if c.eventType == clerkfake.EventUserCreated {
+		p.CreatedAt = now
+	}
+	return clerkfake.MarshalWebhookEvent(c.eventType, clerkfake.NewUser(p), now)
+}
+
+// post signs body, sends it and prints the answer. A non-2xx answer is an error.
+func (c *SendCommand) post(ctx context.Context, key []byte, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.to, bytes.NewReader(body))
+	if err != nil {
+		return usagef("--to %q is not a URL: %v", c.to, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "clerksync-send/"+Version())
+	svixsig.SetHeaders(req.Header, key, c.svixID, time.Now(), body)
+
+	fmt.Fprintf(c.Stdout, "→ POST %s\n  %s  svix-id %s", c.to, c.eventType, c.svixID)
+	if c.userID != "" {
+		fmt.Fprintf(c.Stdout, "  user %s", c.userID)
+	}
+	fmt.Fprintf(c.Stdout, "  (%d bytes)\n", len(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("send to %s: %w (is clerksync serve running? start it, or pass --to)", c.to, err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	fmt.Fprintf(c.Stdout, "← %s %s\n", resp.Status, bytes.TrimSpace(answer))
+	if resp.StatusCode/100 != 2 {
+		hint := ""
+		if resp.StatusCode == http.StatusUnauthorized {
+			hint = " (the server rejected the signature: --secret must be the server's CLERK_WEBHOOK_SECRET)"
+		}
+		return fmt.Errorf("server answered %s%s", resp.Status, hint)
+	}
+	return nil
+}
+
+// seedOf derives a stable seed from a user id, so that every event sent for one user
+// carries the same generated details unless a flag changes them.
+func seedOf(userID string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(userID))
+	return h.Sum64() | 1
+}
+
+// newMessageID returns a new id in the form Svix gives its messages: msg_ and 27 base62
+// characters (the same form as Clerk's own ids).
+func newMessageID() string {
+	return "msg_" + strings.TrimPrefix(clerkfake.NewUserID(), "user_")
+}
+

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/engine"
+	"github.com/clerksync/clerksync/metrics"
+	"github.com/clerksync/clerksync/svixsig"
+	"github.com/clerksync/clerksync/web"
+)
+
+// ServeCommand runs the HTTP server: webhooks in, profiles out.
+type ServeCommand struct {
+	*Main
+
+	common          commonFlags
+	secrets         string
+	addr            string
+	maxBody         int64
+	keepPrivate     bool
+	shutdownTimeout time.Duration
+	queueSize       int
+	maxBatch        int
+	writers         int
+
+	logger   *slog.Logger
+	store    clerksync.Store
+	engine   *engine.Engine
+	server   *http.Server
+	listener net.Listener
+	serveErr chan error
+	closing  atomic.Bool
+}
+
+// ParseFlags reads the command's flags and environment and checks them.
+func (c *ServeCommand) ParseFlags(args []string) error {
+	fs := newFlagSet("serve [flags]", "Receive Clerk webhooks on POST /api/webhooks/clerk and keep the profiles table right.", c.Stderr)
+	c.common.register(fs, c.Getenv)
+	secretEnv := c.Getenv("CLERK_WEBHOOK_SECRET")
+	if strings.TrimSpace(secretEnv) == "" {
+		secretEnv = c.Getenv("CLERK_WEBHOOK_SIGNING_SECRET")
+	}
+	fs.StringVar(&c.secrets, "webhook-secret", secretEnv,
+		"Svix signing secret(s) of the Clerk webhook endpoint, whsec_…; several separated by space or comma during rotation (env CLERK_WEBHOOK_SECRET)")
+	fs.StringVar(&c.addr, "addr", addrFromEnv(c.Getenv), "address to listen on (env PORT)")
+	fs.Int64Var(&c.maxBody, "max-body-bytes", web.DefaultMaxBodyBytes, "largest webhook body accepted; larger ones get 413")
+	fs.BoolVar(&c.keepPrivate, "keep-private-metadata", envBool(c.Getenv, "CLERKSYNC_KEEP_PRIVATE_METADATA"),
+		"store users' private_metadata too (off: it is cut from every stored payload) (env CLERKSYNC_KEEP_PRIVATE_METADATA=1)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight deliveries may take to finish on SIGTERM")
+	fs.IntVar(&c.queueSize, "queue-size", 4096, "deliveries that may wait for the database before new ones get 503")
+	fs.IntVar(&c.maxBatch, "max-batch", 256, "most changes committed in one transaction")
+	fs.IntVar(&c.writers, "writers", 0, "transactions in flight at once (0: 1 on SQLite, 4 on PostgreSQL)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return usagef("serve takes no arguments, got %q", fs.Args())
+	}
+	if len(splitSecrets(c.secrets)) == 0 {
+		return usagef("CLERK_WEBHOOK_SECRET is not set: copy the Signing Secret of your endpoint " +
+			"(Clerk Dashboard → Webhooks → your endpoint → Signing Secret, it starts with whsec_) and run " +
+			"CLERK_WEBHOOK_SECRET=whsec_… clerksync serve, or pass --webhook-secret")
+	}
+	if c.maxBody < 1024 {
+		return usagef("--max-body-bytes %d is too small: Clerk's events are a few KB; use at least 65536", c.maxBody)
+	}
+	if c.queueSize < 1 || c.maxBatch < 1 || c.writers < 0 {
+		return usagef("--queue-size and --max-batch must be at least 1, --writers at least 0")
+	}
+	return nil
+}
+
+// addrFromEnv turns PORT into a listen address (":3000" by default).
+func addrFromEnv(getenv func(string) string) string {
+	p := strings.TrimSpace(getenv("PORT"))
+	switch {
+	case p == "":
+		return ":3000"
+	case strings.Contains(p, ":"):
+		return p
+	}
+	return ":" + p
+}
+
+// Run serves until ctx ends (SIGINT/SIGTERM), then shuts down gracefully.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	if err := c.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := c.Open(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		c.logger.Info("shutting down: finishing in-flight deliveries", "timeout", c.shutdownTimeout)
+	case err := <-c.serveErr:
+		_ = c.Close()
+		return fmt.Errorf("http server: %w", err)
+	}
+	if err := c.Close(); err != nil {
+		return err
+	}
+	c.logger.Info("stopped")
+	return nil
+}
+
+// Open opens and migrates the database, starts the engine and listens. The server is
+// ready for deliveries when Open returns.
+func (c *ServeCommand) Open(ctx context.Context) error {
+	logger, err := c.common.logger(c.Stderr)
+	if err != nil {
+		return err
+	}
+	c.logger = logger
+	verifier, err := svixsig.NewVerifier(splitSecrets(c.secrets))
+	if err != nil {
+		return &usageError{fmt.Errorf("webhook secret: %w", err)}
+	}
+	db, err := c.common.db()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, db, &c.common, logger)
+	if err != nil {
+		return err
+	}
+	c.store = store
+
+	m := metrics.New()
+	writers := c.writers
+	if writers == 0 {
+		writers = defaultWriters(db)
+	}
+	c.engine = engine.New(store, engine.Config{
+		Writers:   writers,
+		MaxBatch:  c.maxBatch,
+		QueueSize: c.queueSize,
+		Logger:    logger,
+		OnBatch:   m.ObserveBatch,
+	})
+	m.GaugeFunc("clerksync_queue_depth", "Deliveries waiting for a database writer.", func() float64 { return float64(c.engine.QueueLen()) })
+
+	srv := &web.Server{
+		Store:        store,
+		Engine:       c.engine,
+		Verifier:     verifier,
+		Decode:       clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate},
+		MaxBodyBytes: c.maxBody,
+		Metrics:      m,
+		Logger:       logger,
+		Ready:        func() bool { return !c.closing.Load() },
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		c.engine.Close()
+		store.Close()
+		return fmt.Errorf("listen on %s: %w (is another process using the port? set PORT or --addr)", c.addr, err)
+	}
+	c.listener = ln
+	c.server = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Svix gives up on a delivery after 15 s; answering later is wasted work.
+		WriteTimeout:   30 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	c.serveErr = make(chan error, 1)
+	go func() {
+		if err := c.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.serveErr <- err
+		}
+	}()
+	logger.Info("clerksync listening",
+		"version", Version(), "addr", ln.Addr().String(), "database", db.String(),
+		"webhook", "POST "+c.URL()+"/api/webhooks/clerk")
+	return nil
+}
+
+// URL returns the server's base URL, e.g. http://127.0.0.1:3000.
+func (c *ServeCommand) URL() string {
+	addr := c.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// Close shuts down gracefully: /readyz turns 503, no new connections are accepted,
+// in-flight deliveries finish and commit (each is one transaction, so nothing is half
+// written), then the engine and database are closed.
+func (c *ServeCommand) Close() error {
+	c.closing.Store(true)
+	var errs []error
+	if c.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+		if err := c.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown http server: %w", err))
+			_ = c.server.Close()
+		}
+		cancel()
+	}
+	if c.engine != nil {
+		if err := c.engine.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close engine: %w", err))
+		}
+	}
+	if c.store != nil {
+		if err := c.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close database: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

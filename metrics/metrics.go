@@ -1,0 +1,104 @@
+// Package metrics defines clerksync's Prometheus metrics, served at GET /metrics.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every collector clerksync updates. Create one per process with New.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	// Deliveries counts webhook deliveries by answer: an event outcome (applied, stale,
+	// duplicate, ignored, dead_letter) or a rejection (bad_request, unauthorized,
+	// too_large, unavailable, overloaded, error).
+	Deliveries *prometheus.CounterVec
+	// DeliveryDuration observes how long a webhook delivery took, from its first byte
+	// read to its answer.
+	DeliveryDuration prometheus.Histogram
+	// Changes counts applied changes by source (webhook, api, backfill) and action.
+	Changes *prometheus.CounterVec
+	// BatchSize observes how many changes each transaction carried (group commit).
+	BatchSize prometheus.Histogram
+	// BatchDuration observes how long each transaction took, commit included.
+	BatchDuration prometheus.Histogram
+	// BatchErrors counts transactions that failed and committed nothing.
+	BatchErrors prometheus.Counter
+	// ClerkRequests counts requests to the Clerk Backend API by status code.
+	ClerkRequests *prometheus.CounterVec
+}
+
+// New creates the collectors and registers them, with Go runtime and process
+// collectors, in a registry of their own.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: reg,
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerksync_webhook_deliveries_total",
+			Help: "Webhook deliveries by answer: the event's outcome or why it was rejected.",
+		}, []string{"result"}),
+		DeliveryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "clerksync_webhook_delivery_seconds",
+			Help:    "Time from reading a webhook delivery to answering it.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerksync_changes_total",
+			Help: "Changes applied to profiles, by source and action.",
+		}, []string{"source", "action"}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "clerksync_batch_changes",
+			Help:    "Changes per database transaction (group commit).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
+		}),
+		BatchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "clerksync_batch_seconds",
+			Help:    "Duration of one database transaction, commit included.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		BatchErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "clerksync_batch_errors_total",
+			Help: "Database transactions that failed and committed nothing.",
+		}),
+		ClerkRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerksync_clerk_api_requests_total",
+			Help: "Requests to the Clerk Backend API by HTTP status (or \"error\" for no answer).",
+		}, []string{"status"}),
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Deliveries, m.DeliveryDuration, m.Changes,
+		m.BatchSize, m.BatchDuration, m.BatchErrors, m.ClerkRequests,
+	)
+	return m
+}
+
+// Register adds further collectors (a queue depth gauge, a database pool's stats) to
+// the registry. It panics if a collector is already registered, as that is a bug.
+func (m *Metrics) Register(cs ...prometheus.Collector) { m.registry.MustRegister(cs...) }
+
+// GaugeFunc registers a gauge whose value is read from f at scrape time.
+func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
+	m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// ObserveBatch records one group-commit transaction; it fits engine.Config.OnBatch.
+func (m *Metrics) ObserveBatch(changes int, took time.Duration, err error) {
+	m.BatchSize.Observe(float64(changes))
+	m.BatchDuration.Observe(took.Seconds())
+	if err != nil {
+		m.BatchErrors.Inc()
+	}
+}
+
+// Handler returns the http.Handler that serves the metrics in Prometheus's text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}

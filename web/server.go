@@ -1,0 +1,108 @@
+// Package web is clerksync's HTTP side: the Clerk webhook endpoint, health checks and
+// metrics (and, with a session verifier, the profile page and its API).
+//
+// It is named web rather than http so that it does not shadow net/http.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/metrics"
+	"github.com/clerksync/clerksync/svixsig"
+)
+
+// DefaultMaxBodyBytes is the default cap on a webhook body (1 MiB); Clerk's largest
+// events are far smaller.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Log attribute keys, shared by every log line so that logs can be queried by them.
+const (
+	attrSvixID    = "svix_id"
+	attrEventType = "event_type"
+	attrUserID    = "user_id"
+	attrOutcome   = "outcome"
+	attrAction    = "action"
+	attrDuration  = "duration"
+	attrError     = "error"
+	attrReason    = "reason"
+)
+
+// Applier applies changes and reports one result per change; *engine.Engine is one.
+type Applier interface {
+	Apply(ctx context.Context, changes ...clerksync.Change) ([]clerksync.Result, error)
+}
+
+// Server serves clerksync's HTTP routes. Set its fields, then use Handler.
+type Server struct {
+	// Store is read by the health check and the profile routes.
+	Store clerksync.Store
+	// Engine applies changes (group commit).
+	Engine Applier
+	// Verifier checks webhook signatures.
+	Verifier *svixsig.Verifier
+	// Decode says how webhook bodies are decoded (private metadata opt-in).
+	Decode clerkdecode.Options
+	// MaxBodyBytes caps a webhook body; DefaultMaxBodyBytes when 0.
+	MaxBodyBytes int64
+	// Metrics, when set, is updated and served at /metrics.
+	Metrics *metrics.Metrics
+	// Logger receives one line per delivery; slog.Default() when nil.
+	Logger *slog.Logger
+	// Ready, when set, is consulted by /readyz besides the database ping (false while
+	// shutting down).
+	Ready func() bool
+}
+
+// Handler returns the server's routes.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/webhooks/clerk", s.handleWebhook)
+	mux.HandleFunc("/api/clerk-webhook", s.handleWebhook)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
+	return mux
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz answers 200 only when the database answers a ping, so that a load
+// balancer stops sending deliveries to a replica that would answer 503 anyway.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil && !s.Ready() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Logger.Warn("readiness check failed", attrError, err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// writeJSON answers v as JSON with status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,185 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/svixsig"
+)
+
+// Retry-After values, in seconds, for the two kinds of 503.
+const (
+	retryAfterUnavailable = "5" // the database is down: give it a moment
+	retryAfterOverloaded  = "1" // the write queue is full: it drains in milliseconds
+)
+
+// bodyPool recycles webhook body buffers. A buffer goes back to the pool only once the
+// engine has answered, because the change it carries points into the buffer.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody keeps one unusually large body from pinning its buffer in the pool.
+const maxPooledBody = 64 << 10
+
+// handleWebhook receives a Clerk webhook: cap, verify, decode, apply, answer — in that
+// order, so that nothing unauthenticated is ever parsed (see DESIGN.md, "Webhook answers").
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.reject(w, start, http.StatusMethodNotAllowed, "method_not_allowed", "use POST")
+		return
+	}
+	if r.ContentLength > s.MaxBodyBytes {
+		s.reject(w, start, http.StatusRequestEntityTooLarge, "too_large", "body too large")
+		return
+	}
+
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	recycle := true
+	defer func() {
+		if recycle && buf.Cap() <= maxPooledBody {
+			bodyPool.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.reject(w, start, http.StatusRequestEntityTooLarge, "too_large", "body too large")
+			return
+		}
+		s.Logger.Info("webhook body could not be read", attrError, err)
+		s.reject(w, start, http.StatusBadRequest, "bad_request", "body could not be read")
+		return
+	}
+	body := buf.Bytes()
+
+	msg, err := s.Verifier.Verify(r.Header, body)
+	if err != nil {
+		// The reason is logged, never echoed: a caller probing signatures learns nothing.
+		if svixsig.IsBadRequest(err) {
+			s.Logger.Info("webhook rejected: bad signature headers", attrReason, err.Error())
+			s.reject(w, start, http.StatusBadRequest, "bad_request", "missing svix-id, svix-timestamp or svix-signature header")
+			return
+		}
+		s.Logger.Warn("webhook rejected: signature verification failed", attrSvixID, msg.ID, attrReason, err.Error())
+		s.reject(w, start, http.StatusUnauthorized, "unauthorized", "invalid signature")
+		return
+	}
+
+	ch := clerkdecode.ChangeFromEvent(msg.ID, body, s.Decode)
+	s.logReceived(&ch)
+
+	results, err := s.Engine.Apply(r.Context(), ch)
+	if err != nil {
+		if r.Context().Err() != nil {
+			// The sender hung up while the change was queued: the writer may still hold
+			// the body, so the buffer must not be reused. Svix will retry; the svix-id
+			// makes the retry a no-op if the change did commit.
+			recycle = false
+		}
+		s.failed(w, start, &ch, err)
+		return
+	}
+	s.answer(w, start, &ch, results[0])
+}
+
+// logReceived writes DESIGN.md's first log lines for a delivery.
+func (s *Server) logReceived(ch *clerksync.Change) {
+	if ch.UserID != "" {
+		s.Logger.Info("Webhook received: "+ch.EventType+" for user: "+ch.UserID,
+			attrSvixID, ch.EventID, attrEventType, ch.EventType, attrUserID, ch.UserID)
+	} else {
+		typ := ch.EventType
+		if typ == "" {
+			typ = "(no type)"
+		}
+		s.Logger.Info("Webhook received: "+typ, attrSvixID, ch.EventID, attrEventType, ch.EventType)
+	}
+	if ch.Op == clerksync.OpUpsertUser {
+		s.Logger.Info(fmt.Sprintf("Syncing profile for %s (%s)", ch.UserID, ch.Profile.Name()),
+			attrSvixID, ch.EventID, attrUserID, ch.UserID)
+	}
+}
+
+// answer writes 200 with the event's outcome and logs what happened.
+func (s *Server) answer(w http.ResponseWriter, start time.Time, ch *clerksync.Change, res clerksync.Result) {
+	l := s.Logger
+	switch res.Outcome {
+	case clerksync.OutcomeApplied:
+		switch res.Action {
+		case clerksync.ActionDeleted:
+			l.Info("Deleted profile for user "+ch.UserID, attrSvixID, ch.EventID, attrUserID, ch.UserID)
+		default:
+			l.Info("Successfully synced profile for user "+ch.UserID,
+				attrSvixID, ch.EventID, attrUserID, ch.UserID, attrAction, res.Action.String(),
+				attrDuration, time.Since(start))
+		}
+	case clerksync.OutcomeStale:
+		l.Info("Skipped stale event for user "+ch.UserID+": a newer version or a deletion is already stored",
+			attrSvixID, ch.EventID, attrUserID, ch.UserID)
+	case clerksync.OutcomeDuplicate:
+		l.Info("Duplicate delivery "+ch.EventID+": already processed", attrSvixID, ch.EventID, attrUserID, ch.UserID)
+	case clerksync.OutcomeIgnored:
+		l.Info("Ignored event type "+ch.EventType, attrSvixID, ch.EventID, attrEventType, ch.EventType)
+	case clerksync.OutcomeDeadLetter:
+		// Answered 2xx on purpose: an event we cannot use would otherwise be retried for
+		// 27 hours and get the endpoint disabled. It waits in the event log for replay.
+		l.Warn("Stored undecodable event as a dead letter; fix and run `clerksync events replay "+ch.EventID+"`",
+			attrSvixID, ch.EventID, attrEventType, ch.EventType, attrError, res.Error)
+	}
+	s.observe(res.Outcome.String(), start)
+
+	b := make([]byte, 0, 96)
+	b = append(b, `{"ok":true,"svix_id":`...)
+	b = strconv.AppendQuote(b, ch.EventID)
+	b = append(b, `,"outcome":"`...)
+	b = append(b, res.Outcome.String()...)
+	b = append(b, `","action":"`...)
+	b = append(b, res.Action.String()...)
+	b = append(b, "\"}\n"...)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// failed answers a delivery whose change could not be committed. Every such answer is
+// a 5xx so that Svix retries it later.
+func (s *Server) failed(w http.ResponseWriter, start time.Time, ch *clerksync.Change, err error) {
+	switch clerksync.ErrorCode(err) {
+	case clerksync.EOVERLOADED:
+		w.Header().Set("Retry-After", retryAfterOverloaded)
+		s.Logger.Warn("webhook deferred: write queue full", attrSvixID, ch.EventID)
+		s.reject(w, start, http.StatusServiceUnavailable, "overloaded", "busy, retry later")
+	case clerksync.EUNAVAILABLE:
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		s.Logger.Error("webhook deferred: database unavailable", attrSvixID, ch.EventID, attrError, err)
+		s.reject(w, start, http.StatusServiceUnavailable, "unavailable", "database unavailable, retry later")
+	default:
+		w.Header().Set("Retry-After", retryAfterUnavailable)
+		s.Logger.Error("webhook failed", attrSvixID, ch.EventID, attrError, err)
+		s.reject(w, start, http.StatusServiceUnavailable, "error", "temporarily unable to process, retry later")
+	}
+}
+
+// reject answers an error as {"error": msg} and counts it under result.
+func (s *Server) reject(w http.ResponseWriter, start time.Time, code int, result, msg string) {
+	s.observe(result, start)
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) observe(result string, start time.Time) {
+	if s.Metrics == nil {
+		return
+	}
+	s.Metrics.Deliveries.WithLabelValues(result).Inc()
+	s.Metrics.DeliveryDuration.Observe(time.Since(start).Seconds())
+}
