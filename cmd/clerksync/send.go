@@ -207,4 +207,3 @@ func seedOf(userID string) uint64 {
 func newMessageID() string {
 	return "msg_" + strings.TrimPrefix(clerkfake.NewUserID(), "user_")
 }
-
