@@ -196,7 +196,7 @@ func TestGetUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The bytes are Clerk's, untouched: the same as a plain GET answers.
-	req, _ := http.NewRequest("GET", f.srv.URL+"/v1/users/"+u.ID, nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, f.srv.URL+"/v1/users/"+u.ID, nil)
 	req.Header.Set("Authorization", "Bearer "+f.fake.SecretKey())
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {
@@ -570,7 +570,9 @@ func TestRetryAfterPausesEveryCall(t *testing.T) {
 	if _, err := c.GetUser(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Sleep(ctx, 4*time.Second)
+	if err := f.clock.Sleep(ctx, 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	_, err = c.GetUser(ctx, u.ID)
 	mustCode(t, err, clerksync.EUNAVAILABLE)
 	if got, want := apiError(t, err).RetryAfter, 6*time.Second; got != want {
@@ -631,7 +633,9 @@ func TestLimiterStaysUnderClerkLimit(t *testing.T) {
 
 	// Without the limiter, the same listing runs into Clerk's limit: the limiter
 	// is what keeps the 429s away.
-	f.clock.Sleep(context.Background(), time.Minute)
+	if err := f.clock.Sleep(context.Background(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	listAll(-1, true)
 	if f.fake.RateLimited() == 0 {
 		t.Fatal("no 429 without the limiter")

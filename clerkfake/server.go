@@ -267,7 +267,8 @@ func (s *Server) FailNext(n, status int) {
 }
 
 // DropNext makes the server close the connection of the next n requests without
-// answering.
+// answering. It needs a real HTTP/1.1 server, such as httptest.NewServer: the
+// connection is hijacked.
 func (s *Server) DropNext(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

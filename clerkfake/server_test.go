@@ -61,7 +61,7 @@ func callWithKey(tb testing.TB, s *clerkfake.Server, key, method, target, body s
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req := httptest.NewRequest(method, target, rd)
+	req := httptest.NewRequestWithContext(tb.Context(), method, target, rd)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -221,7 +221,7 @@ func TestServerAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest("GET", "/v1/users", nil)
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/users", nil)
 			if tt.Header != "" {
 				req.Header.Set("Authorization", tt.Header)
 			}
@@ -744,7 +744,7 @@ func TestServerFaults(t *testing.T) {
 		defer ts.Close()
 		s.DropNext(1)
 		get := func() (*http.Response, error) {
-			req, _ := http.NewRequest("GET", ts.URL+"/v1/users/count", nil)
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/v1/users/count", nil)
 			req.Header.Set("Authorization", "Bearer "+s.SecretKey())
 			return ts.Client().Do(req)
 		}
@@ -772,7 +772,7 @@ func TestServerFaults(t *testing.T) {
 		defer ts.Close()
 		s.SetLatency(time.Hour)
 		ctx, cancel := context.WithCancel(context.Background())
-		req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/v1/users/count", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/v1/users/count", nil)
 		req.Header.Set("Authorization", "Bearer "+s.SecretKey())
 		done := make(chan error, 1)
 		go func() {
@@ -850,7 +850,7 @@ func BenchmarkListPage(b *testing.B) {
 	if err := s.Seed(100_000); err != nil {
 		b.Fatal(err)
 	}
-	req := httptest.NewRequest("GET", "/v1/users?limit=500&offset=50000", nil)
+	req := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/v1/users?limit=500&offset=50000", nil)
 	req.Header.Set("Authorization", "Bearer "+s.SecretKey())
 	for b.Loop() {
 		rec := httptest.NewRecorder()

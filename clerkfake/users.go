@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,7 +19,16 @@ func (s *Server) CreateUser(p UserParams) (*User, error) {
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = s.now()
 	}
-	generated := p.Email == "" && p.Username == "" && len(p.ExtraEmails) == 0
+	// Identifiers the caller chose fail at once; generated ones that collide with
+	// earlier users are drawn again.
+	s.store.mu.RLock()
+	_, emailTaken := s.store.emails[strings.ToLower(p.Email)]
+	_, usernameTaken := s.store.usernames[strings.ToLower(p.Username)]
+	s.store.mu.RUnlock()
+	if (p.Email != "" && emailTaken) || (p.Username != "" && usernameTaken) {
+		return nil, fmt.Errorf("create user: %w", ErrIdentifierTaken)
+	}
+	redraw := p.Seed == 0 && (p.Email == "" || p.Username == "" || (p.Rich && len(p.ExtraEmails) == 0))
 	for attempt := 0; ; attempt++ {
 		q := p
 		if q.Seed == 0 {
@@ -28,9 +38,7 @@ func (s *Server) CreateUser(p UserParams) (*User, error) {
 		}
 		u := NewUser(q)
 		err := s.AddUser(u)
-		// Generated email addresses and usernames can collide with earlier ones;
-		// draw again rather than fail.
-		if errors.Is(err, ErrIdentifierTaken) && generated && p.Seed == 0 && attempt < 100 {
+		if errors.Is(err, ErrIdentifierTaken) && redraw && attempt < 100 {
 			continue
 		}
 		if err != nil {
