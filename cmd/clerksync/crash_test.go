@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/sqlite"
+	"github.com/clerksync/clerksync/svixsig"
+)
+
+// buildBinary builds clerksync into a temporary directory.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "clerksync")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freePort returns a TCP port nothing listens on right now, so that a restarted server
+// can listen where the senders keep sending.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// crashEvent is one webhook of the crash test's history.
+type crashEvent struct {
+	id      string
+	userID  string
+	typ     string
+	version int // 1-based version of the user for upserts
+	body    []byte
+}
+
+// TestCrash_KillDuringDeliveries kills the server with SIGKILL again and again while
+// senders that retry like Svix keep delivering, and restarts it each time. Afterwards
+// every delivery that was answered 2xx must be in the database, and the profiles must
+// be what applying every event in Clerk's order gives.
+func TestCrash_KillDuringDeliveries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and kills it repeatedly; skipped with -short")
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+
+	// The history: users created, updated several times, some deleted.
+	const users = 60
+	var events []crashEvent
+	type final struct {
+		deleted bool
+		version int
+		first   string
+	}
+	want := map[string]final{}
+	base := time.UnixMilli(1_750_000_000_000)
+	for u := range users {
+		id := fmt.Sprintf("user_2crash%020d", u)
+		versions := 2 + rng.IntN(5)
+		for v := 1; v <= versions; v++ {
+			typ := "user.updated"
+			if v == 1 {
+				typ = "user.created"
+			}
+			first := fmt.Sprintf("V%d", v)
+			usr := clerkfake.NewUser(clerkfake.UserParams{
+				Seed: seedOf(id), ID: id, FirstName: first, LastName: "Crash", Rich: true,
+				CreatedAt: base, UpdatedAt: base.Add(time.Duration(v) * time.Second),
+			})
+			events = append(events, crashEvent{fmt.Sprintf("msg_%s_v%d", id, v), id, typ, v, clerkfake.WebhookEvent(typ, usr, time.Now())})
+			want[id] = final{version: v, first: first}
+		}
+		if rng.IntN(4) == 0 {
+			usr := clerkfake.NewUser(clerkfake.UserParams{ID: id})
+			events = append(events, crashEvent{"msg_" + id + "_del", id, "user.deleted", 0, clerkfake.WebhookEvent("user.deleted", usr, time.Now())})
+			want[id] = final{deleted: true}
+		}
+	}
+	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/clerk", port)
+	logPath := filepath.Join(dir, "serve.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = append(os.Environ(),
+			"CLERK_WEBHOOK_SECRET="+testSecret,
+			"DATABASE_URL=sqlite:"+filepath.Join(dir, "crash.db"),
+			fmt.Sprintf("PORT=127.0.0.1:%d", port),
+			"LOG_LEVEL=warn")
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start server: %v", err)
+		}
+		return cmd
+	}
+
+	// Senders deliver every event until it is answered 2xx, retrying on errors and
+	// 5xx as Svix does (re-signed with a fresh timestamp each attempt).
+	key, _ := svixsig.DecodeSecret(testSecret)
+	var (
+		acked   sync.Map // svix-id → answer outcome
+		nAcked  atomic.Int64
+		retries atomic.Int64
+	)
+	client := &http.Client{Timeout: 5 * time.Second}
+	queue := make(chan crashEvent)
+	var senders sync.WaitGroup
+	for range 16 {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			for ev := range queue {
+				for attempt := 0; ; attempt++ {
+					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(ev.body))
+					svixsig.SetHeaders(req.Header, key, ev.id, time.Now(), ev.body)
+					resp, err := client.Do(req)
+					if err == nil {
+						resp.Body.Close()
+						if resp.StatusCode/100 == 2 {
+							acked.Store(ev.id, true)
+							nAcked.Add(1)
+							break
+						}
+					}
+					retries.Add(1)
+					time.Sleep(time.Duration(5+attempt*5) * time.Millisecond)
+				}
+			}
+		}()
+	}
+
+	// The killer: SIGKILL after every sixth of the deliveries has been acknowledged,
+	// so that every kill lands while deliveries are in flight.
+	srv := start()
+	var kills int
+	killerDone := make(chan struct{})
+	go func() {
+		defer close(killerDone)
+		step := int64(len(events) / 6)
+		for k := int64(1); k <= 5; k++ {
+			for nAcked.Load() < k*step {
+				time.Sleep(time.Millisecond)
+			}
+			_ = srv.Process.Signal(syscall.SIGKILL)
+			_ = srv.Wait()
+			kills++
+			srv = start()
+		}
+	}()
+	for _, ev := range events {
+		queue <- ev
+	}
+	close(queue)
+	senders.Wait()
+	<-killerDone
+	_ = srv.Process.Signal(syscall.SIGTERM)
+	if err := srv.Wait(); err != nil {
+		log, _ := os.ReadFile(logPath)
+		t.Fatalf("server did not stop cleanly on SIGTERM: %v\n%s", err, log)
+	}
+	t.Logf("%d events, %d kills, %d retried attempts", len(events), kills, retries.Load())
+	if kills != 5 {
+		t.Fatalf("killed %d times, want 5", kills)
+	}
+
+	store, err := sqlite.Open(filepath.Join(dir, "crash.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+
+	// Every acknowledged delivery is in the event log.
+	for _, ev := range events {
+		if _, ok := acked.Load(ev.id); !ok {
+			t.Fatalf("event %s was never acknowledged", ev.id)
+		}
+		got, err := store.Event(ctx, ev.id)
+		if err != nil {
+			t.Fatalf("acknowledged delivery %s is not in the event log: %v", ev.id, err)
+		}
+		if got.Outcome != clerksync.OutcomeApplied && got.Outcome != clerksync.OutcomeStale {
+			t.Fatalf("event %s outcome = %s", ev.id, got.Outcome)
+		}
+	}
+	// The profiles are the in-order result.
+	live := 0
+	for id, w := range want {
+		p, err := store.Profile(ctx, id)
+		deleted, derr := store.Deleted(ctx, id)
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		if w.deleted {
+			if clerksync.ErrorCode(err) != clerksync.ENOTFOUND || !deleted {
+				t.Fatalf("%s: deleted in Clerk, but profile err=%v tombstone=%v", id, err, deleted)
+			}
+			continue
+		}
+		live++
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if p.FirstName != w.first || p.UpdatedAt != base.Add(time.Duration(w.version)*time.Second).UnixMilli() {
+			t.Fatalf("%s: first name %q updated_at %d, want %q (version %d)", id, p.FirstName, p.UpdatedAt, w.first, w.version)
+		}
+	}
+	all, err := store.Profiles(ctx, "", 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != live {
+		t.Fatalf("%d profiles, want %d", len(all), live)
+	}
+}
