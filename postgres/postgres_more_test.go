@@ -1,0 +1,417 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/migrations"
+	"github.com/clerksync/clerksync/postgres"
+	"github.com/clerksync/clerksync/storetest"
+)
+
+const updatedAt = 1716883500000
+
+// TestConcurrentMigrators starts several migrators at once on one fresh schema, each
+// with a connection pool of its own, as replicas starting together would: every one
+// succeeds and each migration is applied once.
+func TestConcurrentMigrators(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := mustAdmin(t)
+	schema := newSchema(t)
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(testURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["search_path"] = schema
+
+	const migrators = 4
+	errs := make([]error, migrators)
+	var wg sync.WaitGroup
+	for i := range migrators {
+		db := stdlib.OpenDB(*cfg)
+		t.Cleanup(func() { db.Close() })
+		wg.Go(func() { errs[i] = migrations.Up(ctx, db, migrations.Postgres) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("migrator %d: %v", i, err)
+		}
+	}
+
+	rows, err := pool.Query(ctx, "SELECT version_id, count(*) FROM "+schema+"."+migrations.VersionTable+" GROUP BY version_id ORDER BY version_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([2]int64, error) {
+		var vc [2]int64
+		err := r.Scan(&vc[0], &vc[1])
+		return vc, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	_, latest, err := migrations.Version(ctx, db, migrations.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][2]int64
+	for v := range latest + 1 { // goose records version 0 when it creates its table
+		want = append(want, [2]int64{v, 1})
+	}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Fatalf("applied migrations, (version, times) (-want +got):\n%s", diff)
+	}
+}
+
+// TestSchema checks that the tables and the migration table land in the configured
+// schema, which Open creates, and that a second Open finds it up to date.
+func TestSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := newSchema(t)
+	MustOpenSchema(t, schema)
+	s := MustOpenSchema(t, schema)
+	if got := s.Schema(); got != schema {
+		t.Fatalf("Schema() = %q, want %q", got, schema)
+	}
+	rows, err := mustAdmin(t).Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"clerksync_events", "clerksync_migrations", "clerksync_tombstones", "profiles"}
+	if diff := cmp.Diff(want, tables); diff != "" {
+		t.Fatalf("tables in %s (-want +got):\n%s", schema, diff)
+	}
+}
+
+// TestRowLevelSecurity checks the Supabase policy with a stand-in for Supabase's
+// auth.jwt() and a role without BYPASSRLS: a signed-in user reads their own profile
+// and nothing else, and nobody reads clerksync's own tables.
+func TestRowLevelSecurity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := mustAdmin(t)
+	mustAuthJWT(t)
+	schema := newSchema(t)
+
+	s := MustOpenSchema(t, schema, postgres.WithRowLevelSecurity())
+	// Opening again (another replica) keeps one policy.
+	MustOpenSchema(t, schema, postgres.WithRowLevelSecurity())
+	storetest.MustApply(t, s,
+		storetest.Upsert("msg_a", storetest.NewProfile("user_a", updatedAt)),
+		storetest.Upsert("msg_b", storetest.NewProfile("user_b", updatedAt)),
+	)
+
+	role := schema + "_reader"
+	for _, q := range []string{
+		"CREATE ROLE " + role + " NOLOGIN NOBYPASSRLS",
+		"GRANT USAGE ON SCHEMA " + schema + ", auth TO " + role,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if _, err := pool.Exec(ctx, "DROP OWNED BY "+role); err != nil {
+			t.Errorf("drop owned by %s: %v", role, err)
+		}
+		if _, err := pool.Exec(ctx, "DROP ROLE "+role); err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+		}
+	})
+
+	query := func(claims, q string) []string {
+		t.Helper()
+		var got []string
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+role); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "SELECT set_config('request.jwt.claims', $1, true)", claims); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, q)
+			if err != nil {
+				return err
+			}
+			got, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s as %s: %v", q, claims, err)
+		}
+		return got
+	}
+	profiles := "SELECT user_id FROM " + schema + ".profiles ORDER BY user_id"
+	if diff := cmp.Diff([]string{"user_a"}, query(`{"sub":"user_a"}`, profiles)); diff != "" {
+		t.Errorf("user_a reads (-want +got):\n%s", diff)
+	}
+	if got := query(`{"role":"anon"}`, profiles); len(got) != 0 {
+		t.Errorf("an anonymous caller reads %v, want nothing", got)
+	}
+	if got := query(`{"sub":"user_a"}`, "SELECT svix_id FROM "+schema+".clerksync_events"); len(got) != 0 {
+		t.Errorf("user_a reads the event log: %v, want nothing", got)
+	}
+	if got := query(`{"sub":"user_a"}`, "SELECT user_id FROM "+schema+".clerksync_tombstones"); len(got) != 0 {
+		t.Errorf("user_a reads the tombstones: %v, want nothing", got)
+	}
+	var policies int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_policies WHERE schemaname = $1", schema).Scan(&policies); err != nil {
+		t.Fatal(err)
+	}
+	if policies != 1 {
+		t.Errorf("%d policies, want 1", policies)
+	}
+}
+
+// mustAuthJWT makes sure the database has auth.jwt(), as Supabase's do: the claims of
+// the request's JWT, which PostgREST puts in the setting request.jwt.claims (this is
+// Supabase's definition). Before creating the stand-in it checks that Open refuses row
+// level security without it. What it creates is dropped when t ends.
+func mustAuthJWT(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	pool := mustAdmin(t)
+	var exists, schemaExists bool
+	err := pool.QueryRow(ctx, "SELECT to_regprocedure('auth.jwt()') IS NOT NULL, to_regnamespace('auth') IS NOT NULL").Scan(&exists, &schemaExists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		return
+	}
+
+	_, err = postgres.Open(ctx, testURL(), postgres.WithSchema(newSchema(t)), postgres.WithRowLevelSecurity())
+	if got, want := clerksync.ErrorCode(err), clerksync.ECONFIG; got != want {
+		t.Fatalf("Open with row level security and no auth.jwt(): %v, code %q; want %q", err, got, want)
+	}
+
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS auth;
+CREATE OR REPLACE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        nullif(current_setting('request.jwt.claim', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')
+    )::jsonb
+$$`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		q := "DROP FUNCTION auth.jwt() CASCADE"
+		if !schemaExists {
+			q = "DROP SCHEMA auth CASCADE"
+		}
+		if _, err := pool.Exec(context.Background(), q); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	})
+}
+
+// TestRefusedByDatabase covers values only PostgreSQL refuses (a NUL byte in text, a
+// \u0000 escape in jsonb): the change becomes a dead letter with the server's reason,
+// and when even the dead letter is refused it is reported but not recorded; the rest of
+// the batch is applied.
+func TestRefusedByDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := MustOpen(t)
+	nul := storetest.NewProfile("user_nul", updatedAt)
+	nul.FirstName = "Ro\x00bert"
+	escape := storetest.NewProfile("user_escape", updatedAt)
+	escape.PublicMetadata = json.RawMessage(`{"note":"\u0000"}`)
+	badType := storetest.Ignore("msg_badtype", "session.\x00created", updatedAt)
+	good := storetest.NewProfile("user_good", updatedAt)
+
+	res := storetest.MustApply(t, s,
+		storetest.Upsert("msg_nul", nul), storetest.Upsert("msg_escape", escape), badType, storetest.Upsert("msg_good", good))
+	for i, id := range []string{"msg_nul", "msg_escape", "msg_badtype"} {
+		if res[i].Outcome != clerksync.OutcomeDeadLetter || res[i].Error == "" {
+			t.Errorf("%s: %+v, want a dead letter with the reason", id, res[i])
+		}
+	}
+	if got, want := res[3], (clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionCreated}); got != want {
+		t.Errorf("good change: %+v, want %+v", got, want)
+	}
+	for _, id := range []string{"msg_nul", "msg_escape"} {
+		e := storetest.MustEvent(t, s, id)
+		if e.Outcome != clerksync.OutcomeDeadLetter || e.Body == nil || e.Error == "" {
+			t.Errorf("event %s: %+v, want a dead letter with body and error", id, e)
+		}
+	}
+	if _, err := s.Event(ctx, "msg_badtype"); clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
+		t.Errorf("event msg_badtype: %v, want not found (the database refused its dead letter too)", err)
+	}
+	if diff := storetest.ProfileDiff(good, storetest.MustProfile(t, s, "user_good")); diff != "" {
+		t.Errorf("good profile (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.Open(context.Background(), "postgres://user@host:notaport/db")
+	if got, want := clerksync.ErrorCode(err), clerksync.EINVALID; got != want {
+		t.Fatalf("Open with a bad URL: %v, code %q; want %q", err, got, want)
+	}
+}
+
+// TestUnavailable cuts the connections between the store and the database: batches
+// fail with code EUNAVAILABLE and nothing of them is committed.
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	mustAdmin(t)
+	target, err := url.Parse(testURL())
+	if err != nil || target.Host == "" {
+		t.Skipf("TEST_DATABASE_URL is not a URL with a host: %v", err)
+	}
+	p := startProxy(t, target.Host)
+	via := *target
+	via.Host = p.addr()
+	schema := newSchema(t)
+
+	s, err := postgres.Open(ctx, via.String(), postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.MustApply(t, s, storetest.Upsert("msg_1", storetest.NewProfile("user_1", updatedAt)))
+
+	p.cut()
+	res, err := s.Apply(ctx, []clerksync.Change{storetest.Upsert("msg_2", storetest.NewProfile("user_2", updatedAt))})
+	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
+		t.Fatalf("Apply with the database cut off = %+v, %v (code %q); want code %q", res, err, got, want)
+	}
+	if got, want := clerksync.ErrorCode(s.Ping(ctx)), clerksync.EUNAVAILABLE; got != want {
+		t.Errorf("Ping with the database cut off: code %q, want %q", got, want)
+	}
+	if _, err := s.Profile(ctx, "user_1"); clerksync.ErrorCode(err) != clerksync.EUNAVAILABLE {
+		t.Errorf("Profile with the database cut off: %v, want code %q", err, clerksync.EUNAVAILABLE)
+	}
+
+	direct := MustOpenSchema(t, schema)
+	storetest.MustProfile(t, direct, "user_1")
+	if _, err := direct.Event(ctx, "msg_2"); clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
+		t.Errorf("event of the failed batch: %v, want not found", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	t.Parallel()
+	s, err := postgres.Open(context.Background(), testURL(), postgres.WithSchema(newSchema(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, err = s.Apply(context.Background(), []clerksync.Change{storetest.Upsert("msg_1", storetest.NewProfile("user_1", updatedAt))})
+	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
+		t.Fatalf("Apply on a closed store: %v, code %q; want %q", err, got, want)
+	}
+}
+
+// proxy forwards TCP connections to a database until cut.
+type proxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln}
+	t.Cleanup(p.cut)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, d)
+			p.mu.Unlock()
+			go func() { io.Copy(d, c); d.Close() }()
+			go func() { io.Copy(c, d); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+// cut closes the listener and every forwarded connection.
+func (p *proxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// BenchmarkApply measures group commit on PostgreSQL: batches of realistic upserts (3
+// KB raw user objects), each batch one pipelined transaction, reported per change.
+func BenchmarkApply(b *testing.B) {
+	for _, size := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("Batch%d", size), func(b *testing.B) {
+			s := MustOpen(b)
+			ctx := context.Background()
+			base := make([]clerksync.Change, size)
+			for i := range base {
+				base[i] = storetest.Upsert("", storetest.NewProfile(fmt.Sprintf("user_%05d", i), updatedAt))
+			}
+			batch := make([]clerksync.Change, size)
+			profiles := make([]clerksync.Profile, size)
+			for n := 0; b.Loop(); n++ {
+				for i, c := range base {
+					profiles[i] = *c.Profile
+					profiles[i].UpdatedAt += int64(n)
+					c.Profile = &profiles[i]
+					c.EventID = "msg_" + strconv.Itoa(n) + "_" + strconv.Itoa(i)
+					batch[i] = c
+				}
+				if _, err := s.Apply(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/change")
+		})
+	}
+}
