@@ -31,7 +31,9 @@ const maxRetries = 8
 //	$1 svix_id ('' for none)   $2 replay   $3 user_id ('' for none)   $4 type
 //	$5 event_time ms (or NULL) $6 body     $7 now
 var (
-	// seen and dead are the first CTE of every statement.
+	// st, the first CTE of every statement: dup (the svix-id was seen and this is not
+	// a replay) and dead (the user has a tombstone). MATERIALIZED keeps the planner
+	// from repeating its lookups wherever plan uses them.
 	sqlState = `
 WITH st AS MATERIALIZED (
     SELECT
@@ -164,9 +166,13 @@ FROM plan`
 
 // Apply applies changes in order, in one transaction sent as one pipeline, and returns
 // one Result per change. A change that is malformed or that the database refuses on
-// its own is recorded as a dead letter (the batch is run again without it) and the
-// others are applied. Apply returns an error, and commits nothing, when the database is
-// unreachable or ctx ends (code EUNAVAILABLE).
+// its own is recorded as a dead letter and the others are applied: when the server
+// refuses a statement, the batch is rolled back and run again with that change as a
+// dead letter. (A savepoint per change would not spare the re-run: after an error the
+// server skips the rest of the pipeline, so the following changes must be sent again
+// anyway; refusals are rare, and the common case keeps its single round trip.) Apply
+// returns an error, and commits nothing, when the database is unreachable or ctx ends
+// (code EUNAVAILABLE).
 func (s *Store) Apply(ctx context.Context, changes []clerksync.Change) ([]clerksync.Result, error) {
 	if len(changes) == 0 {
 		return nil, nil

@@ -8,6 +8,10 @@
 // statement as the write. A batch travels as one pipeline (BEGIN, locks, one statement
 // per change, COMMIT), so it costs one round trip however many changes it carries.
 //
+// Connect directly or through a pooler in session mode (Supabase: the session pooler
+// or the direct connection string): migrations hold a session advisory lock and
+// statements are prepared once per connection, which a transaction-mode pooler breaks.
+//
 // The tables (profiles, clerksync_tombstones, clerksync_events and the migration table
 // clerksync_migrations) live in one schema, public unless WithSchema says otherwise;
 // Open creates the schema when needed and applies the migrations of package

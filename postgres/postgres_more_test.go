@@ -346,7 +346,8 @@ type proxy struct {
 
 func startProxy(t *testing.T, target string) *proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx := context.Background()
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +359,7 @@ func startProxy(t *testing.T, target string) *proxy {
 			if err != nil {
 				return
 			}
-			d, err := net.Dial("tcp", target)
+			d, err := new(net.Dialer).DialContext(ctx, "tcp", target)
 			if err != nil {
 				c.Close()
 				continue
@@ -366,8 +367,8 @@ func startProxy(t *testing.T, target string) *proxy {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, d)
 			p.mu.Unlock()
-			go func() { io.Copy(d, c); d.Close() }()
-			go func() { io.Copy(c, d); c.Close() }()
+			go func() { _, _ = io.Copy(d, c); d.Close() }()
+			go func() { _, _ = io.Copy(c, d); c.Close() }()
 		}
 	}()
 	return p

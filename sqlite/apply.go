@@ -89,7 +89,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.redactEvents, sqlRedactEvents},
 		{&w.recordEvent, sqlRecordEvent},
 	} {
-		stmt, err := db.PrepareContext(ctx, p.sql)
+		stmt, err := db.PrepareContext(ctx, p.sql) //nolint:sqlclosecheck // kept for the store's life, closed by Close
 		if err != nil {
 			return err
 		}
@@ -289,8 +289,12 @@ func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source) (clerksync
 	if err != nil {
 		return clerksync.Result{}, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return clerksync.Result{}, fmt.Errorf("upsert of %s wrote %d rows (%v), want 1", p.UserID, n, err)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return clerksync.Result{}, err
+	}
+	if n != 1 {
+		return clerksync.Result{}, fmt.Errorf("upsert of %s wrote %d rows, want 1", p.UserID, n)
 	}
 	return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: action}, nil
 }

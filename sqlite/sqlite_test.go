@@ -146,7 +146,7 @@ func TestMigrations(t *testing.T) {
 		}
 	}
 	var count int
-	if err := db.QueryRow(`SELECT count(*) FROM clerksync_migrations WHERE version_id = 1`).Scan(&count); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM clerksync_migrations WHERE version_id = 1`).Scan(&count); err != nil {
 		t.Fatal(err)
 	}
 	if count != 1 {
@@ -154,7 +154,7 @@ func TestMigrations(t *testing.T) {
 	}
 
 	var tables []string
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +165,9 @@ func TestMigrations(t *testing.T) {
 			t.Fatal(err)
 		}
 		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	want := []string{"clerksync_events", "clerksync_migrations", "clerksync_tombstones", "profiles"}
 	if diff := cmp.Diff(want, tables); diff != "" {

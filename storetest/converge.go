@@ -274,7 +274,7 @@ func Converge(t *testing.T, stores []clerksync.Store, seed uint64) {
 	}
 }
 
-// converge runs Converge on fresh stores with several seeds.
+// testConverge runs Converge on fresh stores with several seeds.
 func testConverge(t *testing.T, open Opener) {
 	seed := Seed(t)
 	iterations := 4
