@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/postgres"
 	"github.com/clerksync/clerksync/sqlite"
 )
 
@@ -14,6 +15,16 @@ func openStore(ctx context.Context, d DB, c *commonFlags, logger *slog.Logger) (
 	switch d.Kind {
 	case "sqlite":
 		s, err := sqlite.Open(d.Path, sqlite.WithLogger(logger))
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", d, err)
+		}
+		return s, nil
+	case "postgres":
+		opts := []postgres.Option{postgres.WithLogger(logger), postgres.WithSchema(c.Schema)}
+		if c.Supabase {
+			opts = append(opts, postgres.WithRowLevelSecurity())
+		}
+		s, err := postgres.Open(ctx, d.URL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", d, err)
 		}
