@@ -1,0 +1,111 @@
+// Package pull reads users from the Clerk Backend API and applies them through the
+// same engine as webhooks, so the same guards hold whatever the source: the updated_at
+// guard keeps a newer webhook from being overwritten by an older read, and tombstones
+// keep a deleted user deleted.
+//
+// Clerk has no event log or cursor API; a user Clerk deleted is visible only as an id
+// that GET /v1/users/{id} answers 404 for.
+package pull
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkapi"
+	"github.com/clerksync/clerksync/clerkdecode"
+)
+
+// Applier applies changes; *engine.Engine is one. Apply fails fast on a full queue
+// (interactive callers); ApplyWait waits for room (bulk callers).
+type Applier interface {
+	Apply(ctx context.Context, changes ...clerksync.Change) ([]clerksync.Result, error)
+	ApplyWait(ctx context.Context, changes ...clerksync.Change) ([]clerksync.Result, error)
+}
+
+// Syncer pulls users from Clerk into the store.
+type Syncer struct {
+	Client *clerkapi.Client
+	Engine Applier
+	Store  clerksync.Store
+	Decode clerkdecode.Options
+	Logger *slog.Logger
+}
+
+func (s *Syncer) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// UserSync is what syncing one user did.
+type UserSync struct {
+	UserID string
+	// Before is the row before the sync (nil when there was none).
+	Before *clerksync.Profile
+	// After is the row after the sync (nil when the user is deleted).
+	After *clerksync.Profile
+	// Result is the engine's outcome for the change.
+	Result clerksync.Result
+	// Gone reports that Clerk no longer has the user (404), so it was deleted locally.
+	Gone bool
+}
+
+// SyncUser reads userID from the Backend API and applies it with source api: an
+// upsert, or a delete when Clerk answers 404 resource_not_found. It returns an error
+// with code ECONFIG when the API is not configured or the key is wrong, EUNAVAILABLE
+// when Clerk or the database is down (nothing changed), EINVALID for a malformed id.
+func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error) {
+	if s.Client == nil {
+		return nil, &clerksync.Error{Code: clerksync.ECONFIG, Message: "the Clerk Backend API is not configured",
+			Hint: "set CLERK_SECRET_KEY (Clerk Dashboard → API keys → Secret keys)"}
+	}
+	before, err := s.Store.Profile(ctx, userID)
+	if err != nil && clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
+		return nil, fmt.Errorf("read profile %s: %w", userID, err)
+	}
+	out := &UserSync{UserID: userID, Before: before}
+
+	ch := clerksync.Change{Source: clerksync.SourceAPI, UserID: userID}
+	raw, err := s.Client.GetUser(ctx, userID)
+	switch {
+	case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
+		ch.Op = clerksync.OpDeleteUser
+		out.Gone = true
+	case err != nil:
+		return nil, fmt.Errorf("get user %s from Clerk: %w", userID, err)
+	default:
+		p, err := clerkdecode.DecodeUser(raw, s.Decode)
+		if err != nil {
+			return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk's answer for %s could not be decoded", userID), Err: err}
+		}
+		if p.UserID != userID {
+			return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk answered user %s when asked for %s", p.UserID, userID)}
+		}
+		p.SyncSource = clerksync.SourceAPI
+		ch.Op = clerksync.OpUpsertUser
+		ch.Profile = p
+	}
+
+	results, err := s.Engine.Apply(ctx, ch)
+	if err != nil {
+		return nil, fmt.Errorf("apply user %s: %w", userID, err)
+	}
+	out.Result = results[0]
+	if out.Result.Outcome == clerksync.OutcomeDeadLetter {
+		return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("user %s could not be stored", userID), Err: fmt.Errorf("%s", out.Result.Error)}
+	}
+	after, err := s.Store.Profile(ctx, userID)
+	switch {
+	case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
+	case err != nil:
+		return nil, fmt.Errorf("read profile %s: %w", userID, err)
+	default:
+		out.After = after
+	}
+	s.logger().Info("synced user from the Clerk API", "user_id", userID,
+		"outcome", out.Result.Outcome.String(), "action", out.Result.Action.String(), "gone", out.Gone)
+	return out, nil
+}
