@@ -203,6 +203,16 @@ func (a Action) String() string {
 	return "unknown"
 }
 
+// ParseAction returns the Action named s, or false if s names none.
+func ParseAction(s string) (Action, bool) {
+	for a := ActionNone; a <= ActionDeleted; a++ {
+		if a.String() == s {
+			return a, true
+		}
+	}
+	return 0, false
+}
+
 // Result is the outcome of one Change.
 type Result struct {
 	Outcome Outcome
@@ -219,6 +229,7 @@ type Event struct {
 	Type       string
 	UserID     string
 	Outcome    Outcome
+	Action     Action // what an applied event did (ActionNone otherwise)
 	Error      string
 	EventTime  int64 // envelope timestamp, ms
 	ReceivedAt time.Time

@@ -80,7 +80,7 @@ func (s *Store) Deleted(ctx context.Context, userID string) (bool, error) {
 	return deleted, nil
 }
 
-const eventColumns = `svix_id, type, user_id, outcome, error, event_time, received_at, redacted, attempts`
+const eventColumns = `svix_id, type, user_id, outcome, action, error, event_time, received_at, redacted, attempts`
 
 // Events lists the event log newest first (by received_at, then svix-id), without
 // bodies. f.Before names the entry to list after, as returned last by the previous
@@ -224,10 +224,10 @@ func scanEvent(row pgx.Row, withBody bool) (*clerksync.Event, error) {
 	var (
 		e               clerksync.Event
 		userID, errText *string
-		outcome         string
+		outcome, action string
 		eventTime       *int64
 	)
-	dest := []any{&e.ID, &e.Type, &userID, &outcome, &errText, &eventTime, &e.ReceivedAt, &e.Redacted, &e.Attempts}
+	dest := []any{&e.ID, &e.Type, &userID, &outcome, &action, &errText, &eventTime, &e.ReceivedAt, &e.Redacted, &e.Attempts}
 	if withBody {
 		dest = append(dest, &e.Body)
 	}
@@ -239,6 +239,7 @@ func scanEvent(row pgx.Row, withBody bool) (*clerksync.Event, error) {
 		e.EventTime = *eventTime
 	}
 	e.Outcome, _ = clerksync.ParseOutcome(outcome)
+	e.Action, _ = clerksync.ParseAction(action)
 	e.ReceivedAt = e.ReceivedAt.UTC()
 	return &e, nil
 }

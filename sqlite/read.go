@@ -81,7 +81,7 @@ func (s *Store) Deleted(ctx context.Context, userID string) (bool, error) {
 	return true, nil
 }
 
-const eventColumns = `svix_id, type, user_id, outcome, error, event_time, received_at, redacted, attempts`
+const eventColumns = `svix_id, type, user_id, outcome, action, error, event_time, received_at, redacted, attempts`
 
 // Events lists the event log newest first (by received_at, then svix-id), without
 // bodies. f.Before names the entry to list after, as returned last by the previous
@@ -240,11 +240,11 @@ func scanEvent(row scanner, withBody bool) (*clerksync.Event, error) {
 	var (
 		e               clerksync.Event
 		userID, errText sql.NullString
-		outcome         string
+		outcome, action string
 		eventTime       sql.NullInt64
 		receivedAt      int64
 	)
-	dest := []any{&e.ID, &e.Type, &userID, &outcome, &errText, &eventTime, &receivedAt, &e.Redacted, &e.Attempts}
+	dest := []any{&e.ID, &e.Type, &userID, &outcome, &action, &errText, &eventTime, &receivedAt, &e.Redacted, &e.Attempts}
 	if withBody {
 		dest = append(dest, &e.Body)
 	}
@@ -253,6 +253,7 @@ func scanEvent(row scanner, withBody bool) (*clerksync.Event, error) {
 	}
 	e.UserID, e.Error, e.EventTime = userID.String, errText.String, eventTime.Int64
 	e.Outcome, _ = clerksync.ParseOutcome(outcome)
+	e.Action, _ = clerksync.ParseAction(action)
 	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
 	return &e, nil
 }

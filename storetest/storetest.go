@@ -173,7 +173,7 @@ func testCreate(t *testing.T, open Opener) {
 
 	want := &clerksync.Event{
 		ID: "msg_create", Type: "user.created", UserID: p.UserID, Outcome: clerksync.OutcomeApplied,
-		EventTime: c.EventTime, ReceivedAt: Epoch, Body: c.Body, Attempts: 1,
+		Action: clerksync.ActionCreated, EventTime: c.EventTime, ReceivedAt: Epoch, Body: c.Body, Attempts: 1,
 	}
 	if diff := cmp.Diff(want, MustEvent(t, s, "msg_create")); diff != "" {
 		t.Fatalf("event (-want +got):\n%s", diff)
@@ -430,6 +430,9 @@ func testReplayDeadLetter(t *testing.T, open Opener) {
 	e := MustEvent(t, s, "msg_r")
 	if got, want := e.Outcome, clerksync.OutcomeApplied; got != want {
 		t.Errorf("Outcome = %v, want %v", got, want)
+	}
+	if got, want := e.Action, clerksync.ActionCreated; got != want {
+		t.Errorf("Action = %v, want %v", got, want)
 	}
 	if got, want := e.Attempts, 2; got != want {
 		t.Errorf("Attempts = %d, want %d", got, want)
