@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"strconv"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/tcpproxy"
 	"github.com/clerksync/clerksync/migrations"
 	"github.com/clerksync/clerksync/postgres"
 	"github.com/clerksync/clerksync/storetest"
@@ -288,9 +287,13 @@ func TestUnavailable(t *testing.T) {
 	if err != nil || target.Host == "" {
 		t.Skipf("TEST_DATABASE_URL is not a URL with a host: %v", err)
 	}
-	p := startProxy(t, target.Host)
+	p, err := tcpproxy.New(target.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
 	via := *target
-	via.Host = p.addr()
+	via.Host = p.Addr()
 	schema := newSchema(t)
 
 	s, err := postgres.Open(ctx, via.String(), postgres.WithSchema(schema))
@@ -300,7 +303,7 @@ func TestUnavailable(t *testing.T) {
 	defer s.Close()
 	storetest.MustApply(t, s, storetest.Upsert("msg_1", storetest.NewProfile("user_1", updatedAt)))
 
-	p.cut()
+	p.Cut()
 	res, err := s.Apply(ctx, []clerksync.Change{storetest.Upsert("msg_2", storetest.NewProfile("user_2", updatedAt))})
 	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
 		t.Fatalf("Apply with the database cut off = %+v, %v (code %q); want code %q", res, err, got, want)
@@ -335,56 +338,6 @@ func TestClosed(t *testing.T) {
 	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
 		t.Fatalf("Apply on a closed store: %v, code %q; want %q", err, got, want)
 	}
-}
-
-// proxy forwards TCP connections to a database until cut.
-type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ctx := context.Background()
-	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln}
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d, err := new(net.Dialer).DialContext(ctx, "tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, d)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(d, c); d.Close() }()
-			go func() { _, _ = io.Copy(c, d); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-// cut closes the listener and every forwarded connection.
-func (p *proxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
 
 // BenchmarkApply measures group commit on PostgreSQL: batches of realistic upserts (3
