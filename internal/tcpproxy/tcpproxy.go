@@ -29,7 +29,7 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	state  state
-	resume chan struct{}         // closed when the proxy leaves the hung state
+	resume chan struct{}     // closed when the proxy leaves the hung state
 	conns  map[net.Conn]bool // open connections, true for the client side
 	wg     sync.WaitGroup
 }
