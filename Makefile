@@ -59,3 +59,7 @@ tidy: ## Tidy go.mod and fail if it was not tidy.
 .PHONY: clean
 clean: ## Remove build output.
 	rm -rf bin artifacts
+
+.PHONY: bench
+bench: ## Measure webhook throughput against a verify-only and a per-request receiver; writes BENCHMARKS.md.
+	$(GO) run ./bench

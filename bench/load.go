@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// loadResult is what one run of the load measured.
+type loadResult struct {
+	Deliveries  int
+	Errors      int // transport errors and non-2xx answers
+	Status      map[int]int
+	Duration    time.Duration
+	PerSecond   float64
+	P50, P99    time.Duration
+	PeakRSSKiB  int64
+	BodyBytes   int
+	Concurrency int
+}
+
+// runLoad sends deliveries from w to url with c concurrent senders: warmup first (not
+// measured), then d measured.
+func runLoad(ctx context.Context, url string, w *workload, c int, warmup, d time.Duration) loadResult {
+	tr := &http.Transport{
+		MaxIdleConns:        c * 2,
+		MaxIdleConnsPerHost: c * 2,
+		IdleConnTimeout:     time.Minute,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		status    = map[int]int{}
+		errs      int
+	)
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(d)
+	var wg sync.WaitGroup
+	for s := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(s), uint64(start.UnixNano())))
+			var (
+				dl    delivery
+				lat   []time.Duration
+				local = map[int]int{}
+				e     int
+			)
+			rd := bytes.NewReader(nil)
+			for ctx.Err() == nil {
+				w.fill(rng, &dl)
+				rd.Reset(dl.buf)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, io.NopCloser(rd))
+				req.ContentLength = int64(len(dl.buf))
+				req.Header["Content-Type"] = []string{"application/json"}
+				req.Header["Svix-Id"] = []string{dl.id}
+				req.Header["Svix-Timestamp"] = []string{strconv.FormatInt(dl.ts.Unix(), 10)}
+				req.Header["Svix-Signature"] = []string{dl.sig}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				t1 := time.Now()
+				code := 0
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				if t1.After(end) {
+					break
+				}
+				if t0.Before(measureFrom) {
+					continue
+				}
+				local[code]++
+				if code/100 != 2 {
+					e++
+					continue
+				}
+				lat = append(lat, t1.Sub(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, lat...)
+			for k, v := range local {
+				status[k] += v
+			}
+			errs += e
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	r := loadResult{Deliveries: len(latencies), Errors: errs, Status: status, Duration: d,
+		BodyBytes: w.bodySize(), Concurrency: c}
+	r.PerSecond = float64(len(latencies)) / d.Seconds()
+	if n := len(latencies); n > 0 {
+		r.P50 = latencies[n*50/100]
+		r.P99 = latencies[min(n-1, n*99/100)]
+	}
+	return r
+}

@@ -1,0 +1,305 @@
+// Command bench measures clerksync's webhook throughput against the receivers it is
+// meant to beat, on one machine under one load, and writes the numbers to BENCHMARKS.md.
+//
+//	go run ./bench               # everything (make bench)
+//	go run ./bench -only verify-only,clerksync-sqlite -duration 5s
+//
+// Each receiver runs as a process of its own; the load generator (64 concurrent
+// senders by default, signed ~3.8 KB user.updated bodies, a share of duplicates and of
+// out-of-order versions) runs in this process, on the same machine.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const benchSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+var allTargets = []string{"verify-only", "naive-sqlite", "clerksync-sqlite", "naive-postgres", "clerksync-postgres"}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "receive" {
+		if err := receive(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench receive:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	duration, warmup time.Duration
+	concurrency      int
+	users            int
+	dupShare         float64
+	staleShare       float64
+	pgURL            string
+	only             string
+	out              string
+	clerksyncArgs    string
+}
+
+func run() error {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per receiver")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each measurement")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "concurrent senders")
+	flag.IntVar(&o.users, "users", 5000, "distinct users the events are about")
+	flag.Float64Var(&o.dupShare, "duplicates", 0.05, "share of deliveries that resend an earlier svix-id")
+	flag.Float64Var(&o.staleShare, "stale", 0.05, "share of deliveries that carry an older version")
+	flag.StringVar(&o.pgURL, "postgres", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL for the PostgreSQL receivers")
+	flag.StringVar(&o.only, "only", "", "comma-separated receivers to run (default all: "+strings.Join(allTargets, ",")+")")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results to ('' for none)")
+	flag.StringVar(&o.clerksyncArgs, "clerksync-args", "", "extra flags for clerksync serve")
+	flag.Parse()
+
+	targets := allTargets
+	if o.only != "" {
+		targets = strings.Split(o.only, ",")
+	}
+	ctx := context.Background()
+	pgOK := pgReachable(ctx, o.pgURL)
+	if !pgOK {
+		fmt.Fprintf(os.Stderr, "PostgreSQL at %s does not answer: the PostgreSQL receivers are SKIPPED\n", redact(o.pgURL))
+	}
+
+	dir, err := os.MkdirTemp("", "clerksync-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	clerksync := filepath.Join(dir, "clerksync")
+	fmt.Fprintln(os.Stderr, "building clerksync…")
+	if out, err := exec.Command("go", "build", "-o", clerksync, "./cmd/clerksync").CombinedOutput(); err != nil {
+		return fmt.Errorf("build clerksync (run from the repository root): %v\n%s", err, out)
+	}
+
+	fmt.Fprintf(os.Stderr, "preparing %d users' events…\n", o.users)
+	w, err := newWorkload(o.users, benchSecret, o.dupShare, o.staleShare)
+	if err != nil {
+		return err
+	}
+
+	results := map[string]loadResult{}
+	for _, t := range targets {
+		if strings.HasSuffix(t, "postgres") && !pgOK {
+			continue
+		}
+		r, err := measure(ctx, t, o, w, dir, self, clerksync)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+		results[t] = r
+		fmt.Fprintf(os.Stderr, "%-20s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  errors %d %v\n",
+			t, r.PerSecond, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), float64(r.PeakRSSKiB)/1024, r.Errors, r.Status)
+	}
+	report := renderReport(o, results, w.bodySize())
+	fmt.Print(report)
+	if o.out != "" {
+		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "wrote", o.out)
+	}
+	return nil
+}
+
+// measure starts the receiver t, loads it and stops it.
+func measure(ctx context.Context, t string, o options, w *workload, dir, self, clerksync string) (loadResult, error) {
+	port, err := freePort()
+	if err != nil {
+		return loadResult{}, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	schema := "bench_" + randomHex(4)
+	var cmd *exec.Cmd
+	cleanup := func() {}
+	switch t {
+	case "verify-only":
+		cmd = exec.Command(self, "receive", "-mode", t, "-addr", addr, "-secret", benchSecret)
+	case "naive-sqlite":
+		cmd = exec.Command(self, "receive", "-mode", t, "-addr", addr, "-secret", benchSecret, "-db", filepath.Join(dir, t+".db"))
+	case "naive-postgres":
+		url, drop, err := pgSchema(ctx, o.pgURL, schema)
+		if err != nil {
+			return loadResult{}, err
+		}
+		cleanup = drop
+		cmd = exec.Command(self, "receive", "-mode", t, "-addr", addr, "-secret", benchSecret, "-db", url)
+	case "clerksync-sqlite", "clerksync-postgres":
+		db := "sqlite:" + filepath.Join(dir, t+".db")
+		if t == "clerksync-postgres" {
+			db = o.pgURL
+			cleanup = func() { dropSchema(ctx, o.pgURL, schema) }
+		}
+		args := append([]string{"serve"}, strings.Fields(o.clerksyncArgs)...)
+		cmd = exec.Command(clerksync, args...)
+		cmd.Env = append(os.Environ(), "CLERK_WEBHOOK_SECRET="+benchSecret, "DATABASE_URL="+db,
+			"DATABASE_SCHEMA="+schema, "PORT="+addr, "LOG_LEVEL=info")
+	default:
+		return loadResult{}, fmt.Errorf("unknown receiver %q (known: %s)", t, strings.Join(allTargets, ", "))
+	}
+	defer cleanup()
+	logf, err := os.Create(filepath.Join(dir, t+".log"))
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return loadResult{}, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	if err := waitHealthy(ctx, "http://"+addr+"/healthz", 30*time.Second); err != nil {
+		return loadResult{}, fmt.Errorf("%w (see %s)", err, logf.Name())
+	}
+	r := runLoad(ctx, "http://"+addr+"/api/webhooks/clerk", w, o.concurrency, o.warmup, o.duration)
+	r.PeakRSSKiB = peakRSS(cmd.Process.Pid)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	stopped = true
+	if r.Deliveries == 0 {
+		log, _ := os.ReadFile(logf.Name())
+		return r, fmt.Errorf("no delivery succeeded (answers %v); log:\n%s", r.Status, tail(log, 2000))
+	}
+	return r, nil
+}
+
+func waitHealthy(ctx context.Context, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("receiver did not become healthy")
+}
+
+// peakRSS reads the process's high-water resident set size (VmHWM) in KiB.
+func peakRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func pgReachable(ctx context.Context, url string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return false
+	}
+	conn.Close(ctx)
+	return true
+}
+
+// pgSchema creates schema and returns a URL whose connections use it.
+func pgSchema(ctx context.Context, url, schema string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return "", nil, err
+	}
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "search_path=" + schema, func() { dropSchema(ctx, url, schema) }, nil
+}
+
+func dropSchema(ctx context.Context, url, schema string) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func redact(url string) string {
+	if i := strings.Index(url, "@"); i > 0 {
+		if j := strings.Index(url, "://"); j > 0 && j < i {
+			return url[:j+3] + "…" + url[i:]
+		}
+	}
+	return url
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+

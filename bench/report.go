@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// machine describes where the numbers were taken.
+func machine(pgURL string) []string {
+	var lines []string
+	cpu := "unknown"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+		f.Close()
+	}
+	lines = append(lines, fmt.Sprintf("CPU: %s, %d cores available (GOMAXPROCS %d)", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0)))
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		lines = append(lines, "Memory: "+strings.Join(strings.Fields(strings.TrimPrefix(first, "MemTotal:")), " "))
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		lines = append(lines, "Kernel: Linux "+strings.TrimSpace(string(b)))
+	}
+	lines = append(lines, "Go: "+runtime.Version())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, pgURL); err == nil {
+		var v string
+		if conn.QueryRow(ctx, "SHOW server_version").Scan(&v) == nil {
+			lines = append(lines, "PostgreSQL: "+v+" on the same machine (loopback)")
+		}
+		conn.Close(ctx)
+	}
+	lines = append(lines, "SQLite: modernc.org/sqlite (pure Go), WAL, synchronous=FULL, on "+fsOf(os.TempDir()))
+	return lines
+}
+
+func fsOf(path string) string {
+	b, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return path
+	}
+	best, kind := "", ""
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && strings.HasPrefix(path, f[1]) && len(f[1]) > len(best) {
+			best, kind = f[1], f[2]
+		}
+	}
+	return fmt.Sprintf("%s (%s)", path, kind)
+}
+
+func renderReport(o options, results map[string]loadResult, body int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./bench`) on %s. Rerun it to refresh this file;\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	b.WriteString("numbers from one run on one machine, load generator on the same machine.\n\n")
+	b.WriteString("## Machine\n\n")
+	for _, l := range machine(o.pgURL) {
+		b.WriteString("- " + l + "\n")
+	}
+	fmt.Fprintf(&b, "\n## Load\n\n- %d concurrent senders, keep-alive connections\n", o.concurrency)
+	fmt.Fprintf(&b, "- signed `user.updated` bodies of %d bytes on average (a user with two emails, a phone and a Google account), %d distinct users\n", body, o.users)
+	fmt.Fprintf(&b, "- %.0f%% duplicates (an earlier svix-id resent), %.0f%% out-of-order (an older version arriving late)\n", o.dupShare*100, o.staleShare*100)
+	fmt.Fprintf(&b, "- %s warm-up, then %s measured per receiver; p50/p99 over successful deliveries\n\n", o.warmup, o.duration)
+
+	b.WriteString("## Results\n\n| receiver | deliveries/s | p50 | p99 | peak RSS | non-2xx |\n|---|---:|---:|---:|---:|---:|\n")
+	names := map[string]string{
+		"verify-only":        "(a) verify only, no database — the ceiling",
+		"naive-sqlite":       "(b) verify + one durable SQLite upsert per request",
+		"naive-postgres":     "(b) verify + one PostgreSQL upsert per request",
+		"clerksync-sqlite":   "(c) clerksync, SQLite",
+		"clerksync-postgres": "(c) clerksync, PostgreSQL",
+	}
+	for _, t := range allTargets {
+		r, ok := results[t]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.1f MiB | %d |\n", names[t], r.PerSecond, ms(r.P50), ms(r.P99), float64(r.PeakRSSKiB)/1024, r.Errors)
+	}
+	b.WriteString("\n## Ratios\n\n")
+	ratio := func(label, num, den string) {
+		n, ok1 := results[num]
+		d, ok2 := results[den]
+		if ok1 && ok2 && d.PerSecond > 0 {
+			fmt.Fprintf(&b, "- %s: %.2f×\n", label, n.PerSecond/d.PerSecond)
+		}
+	}
+	ratio("clerksync SQLite / ceiling (c/a)", "clerksync-sqlite", "verify-only")
+	ratio("clerksync SQLite / per-request SQLite (c/b)", "clerksync-sqlite", "naive-sqlite")
+	ratio("clerksync PostgreSQL / ceiling (c/a)", "clerksync-postgres", "verify-only")
+	ratio("clerksync PostgreSQL / per-request PostgreSQL (c/b)", "clerksync-postgres", "naive-postgres")
+	b.WriteString("\nclerksync does more per delivery than (b): it records every svix-id in the event log with the\n" +
+		"body, checks the tombstone and the updated_at guard, and logs three lines at info level.\n")
+	return b.String()
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
+}
