@@ -3,8 +3,9 @@
 // (migrations/sqlite, migrations/postgres).
 //
 // The tables are profiles (what applications read), clerksync_tombstones (deleted users,
-// for ever) and clerksync_events (the event log keyed by svix-id); the version table
-// clerksync_migrations sits beside them. On PostgreSQL everything lives in the schema
+// for ever), clerksync_events (the event log keyed by svix-id), and, for pulling from
+// the Clerk Backend API, clerksync_sync_runs, clerksync_state (checkpoints) and
+// clerksync_leases; the version table clerksync_migrations sits beside them. On PostgreSQL everything lives in the schema
 // first on the connection's search_path, and concurrent migrators (several replicas
 // starting at once) take turns on a session advisory lock derived from that schema, so
 // that none of them applies a migration twice or sees a half-built schema.

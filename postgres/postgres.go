@@ -169,7 +169,8 @@ func (s *Store) enableRowLevelSecurity(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue("SELECT pg_advisory_xact_lock($1)", lockKey("rls", s.schema))
-		for _, table := range []string{"profiles", "clerksync_events", "clerksync_tombstones", migrations.VersionTable} {
+		for _, table := range []string{"profiles", "clerksync_events", "clerksync_tombstones", migrations.VersionTable,
+			"clerksync_sync_runs", "clerksync_state", "clerksync_leases"} {
 			b.Queue("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY")
 		}
 		b.Queue("DROP POLICY IF EXISTS " + policy + " ON profiles")

@@ -100,7 +100,7 @@ func TestSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"clerksync_events", "clerksync_migrations", "clerksync_tombstones", "profiles"}
+	want := []string{"clerksync_events", "clerksync_leases", "clerksync_migrations", "clerksync_state", "clerksync_sync_runs", "clerksync_tombstones", "profiles"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Fatalf("tables in %s (-want +got):\n%s", schema, diff)
 	}

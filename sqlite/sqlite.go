@@ -7,7 +7,8 @@
 // pool of read-only connections of their own, which WAL lets run beside the writer
 // without waiting for it. Open creates the file when needed and applies the
 // migrations of package migrations (tables profiles, clerksync_tombstones,
-// clerksync_events, clerksync_migrations).
+// clerksync_events, clerksync_sync_runs, clerksync_state, clerksync_leases,
+// clerksync_migrations).
 package sqlite
 
 import (

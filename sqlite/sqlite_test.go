@@ -169,7 +169,7 @@ func TestMigrations(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"clerksync_events", "clerksync_migrations", "clerksync_tombstones", "profiles"}
+	want := []string{"clerksync_events", "clerksync_leases", "clerksync_migrations", "clerksync_state", "clerksync_sync_runs", "clerksync_tombstones", "profiles"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Fatalf("tables (-want +got):\n%s", diff)
 	}

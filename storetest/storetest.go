@@ -61,6 +61,11 @@ func Run(t *testing.T, open Opener) {
 		{"EmptyBatch", testEmptyBatch},
 		{"Ping", testPing},
 		{"Converge", testConverge},
+		{"SyncRuns", testSyncRuns},
+		{"Checkpoint", testCheckpoint},
+		{"Lease", testLease},
+		{"LeaseRace", testLeaseRace},
+		{"ProfileIDs", testProfileIDs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
