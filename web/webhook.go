@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,6 +20,13 @@ const (
 	retryAfterUnavailable = "5" // the database is down: give it a moment
 	retryAfterOverloaded  = "1" // the write queue is full: it drains in milliseconds
 )
+
+// deliveryTimeout bounds how long a delivery waits for its change to commit, time in
+// the write queue included, before it is answered 503. Svix counts an answer after 15 s
+// as a failure; the engine's own timeout bounds one transaction, but while the database
+// hangs a delivery can queue behind transactions that are waiting out theirs, so the
+// bound has to be on the delivery itself.
+const deliveryTimeout = 10 * time.Second
 
 // bodyPool recycles webhook body buffers. A buffer goes back to the pool only once the
 // engine has answered, because the change it carries points into the buffer.
@@ -77,13 +85,19 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	ch := clerkdecode.ChangeFromEvent(msg.ID, body, s.Decode)
 	s.logReceived(&ch)
 
-	results, err := s.Engine.Apply(r.Context(), ch)
+	ctx, cancel := context.WithTimeout(r.Context(), deliveryTimeout)
+	defer cancel()
+	results, err := s.Engine.Apply(ctx, ch)
 	if err != nil {
-		if r.Context().Err() != nil {
-			// The sender hung up while the change was queued: the writer may still hold
-			// the body, so the buffer must not be reused. Svix will retry; the svix-id
-			// makes the retry a no-op if the change did commit.
+		if ctx.Err() != nil {
+			// The sender hung up, or the database took too long, while the change was
+			// queued or being written: the writer may still hold the body, so the buffer
+			// must not be reused. Svix will retry; the svix-id makes the retry a no-op if
+			// the change did commit.
 			recycle = false
+			if r.Context().Err() == nil {
+				err = &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "database did not answer in time", Err: err}
+			}
 		}
 		s.failed(w, start, &ch, err)
 		return

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/postgres"
+	"github.com/clerksync/clerksync/storetest"
+	"github.com/clerksync/clerksync/svixsig"
+)
+
+// defaultTestDatabaseURL is the PostgreSQL database of the tests unless
+// TEST_DATABASE_URL names another (the same settings as package postgres's tests).
+const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// pgTestURL returns the URL of the PostgreSQL test database.
+func pgTestURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return defaultTestDatabaseURL
+}
+
+// mustPostgres returns a pool on the test database, closed when tb ends. When
+// PostgreSQL does not answer it skips tb, saying how to start it, unless
+// CLERKSYNC_REQUIRE_POSTGRES=1 asks for a failure instead.
+func mustPostgres(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, pgTestURL())
+	if err == nil {
+		if err = pool.Ping(ctx); err != nil {
+			pool.Close()
+		}
+	}
+	if err != nil {
+		msg := "PostgreSQL is not reachable at TEST_DATABASE_URL (default " + defaultTestDatabaseURL + "): " + err.Error() +
+			"\n\tSTART IT to run these tests: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start" +
+			"\n\tor docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16" +
+			"\n\t(set CLERKSYNC_REQUIRE_POSTGRES=1 to make this a failure)"
+		if os.Getenv("CLERKSYNC_REQUIRE_POSTGRES") == "1" {
+			tb.Fatal(msg)
+		}
+		tb.Skip("SKIPPING POSTGRESQL TEST: " + msg)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
+// newPGSchema returns the name of a schema of its own for tb, left for clerksync to
+// create, and dropped with everything in it when tb ends.
+func newPGSchema(tb testing.TB, admin *pgxpool.Pool) string {
+	tb.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "clerksync_test_" + hex.EncodeToString(b)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// mustOpenPG opens a store on schema of the test database, closed when tb ends.
+func mustOpenPG(tb testing.TB, schema string) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(context.Background(), pgTestURL(), postgres.WithSchema(schema))
+	if err != nil {
+		tb.Fatalf("open schema %s: %v", schema, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// replica is one `clerksync serve` process.
+type replica struct {
+	name   string
+	cmd    *exec.Cmd
+	URL    string        // base URL, known once it listens
+	logs   *syncBuffer   // everything it wrote to stderr
+	exited chan struct{} // closed when the process has exited
+	err    error         // the exit error, valid once exited is closed
+}
+
+// startReplicas starts n `clerksync serve` processes of bin at the same moment, each
+// with env, PORT=127.0.0.1:0 and JSON logs at level info, and returns once each of them listens (having opened
+// and migrated the database). A process still running when tb ends is killed.
+func startReplicas(tb testing.TB, bin string, n int, env ...string) []*replica {
+	tb.Helper()
+	replicas := make([]*replica, n)
+	listening := make(chan int, n)
+	for i := range replicas {
+		r := &replica{name: fmt.Sprintf("replica %d", i), logs: &syncBuffer{}, exited: make(chan struct{})}
+		r.cmd = exec.Command(bin, "serve")
+		r.cmd.Env = append(append(os.Environ(), env...), "PORT=127.0.0.1:0", "LOG_FORMAT=json", "LOG_LEVEL=info")
+		stderr, err := r.cmd.StderrPipe()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		r.cmd.Stdout = r.logs
+		replicas[i] = r
+		go func() {
+			// The address comes from the log line that says it listens.
+			sc := bufio.NewScanner(stderr)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				line := sc.Bytes()
+				r.logs.Write(line)
+				r.logs.Write([]byte{'\n'})
+				var l struct{ Msg, Addr string }
+				if r.URL == "" && json.Unmarshal(line, &l) == nil && l.Msg == "clerksync listening" {
+					r.URL = "http://" + l.Addr
+					listening <- i
+				}
+			}
+			_, _ = io.Copy(r.logs, stderr)
+			r.err = r.cmd.Wait()
+			close(r.exited)
+		}()
+	}
+	// Start them together, so that they also race on creating the schema and migrating.
+	start := make(chan struct{})
+	var started sync.WaitGroup
+	errs := make([]error, n)
+	for i, r := range replicas {
+		started.Go(func() {
+			<-start
+			errs[i] = r.cmd.Start()
+		})
+	}
+	close(start)
+	started.Wait()
+	for i, err := range errs {
+		if err != nil {
+			tb.Fatalf("start %s: %v", replicas[i].name, err)
+		}
+	}
+	tb.Cleanup(func() {
+		for _, r := range replicas {
+			select {
+			case <-r.exited:
+			default:
+				_ = r.cmd.Process.Kill()
+				<-r.exited
+			}
+		}
+	})
+	deadline := time.After(2 * time.Minute)
+	for ready := 0; ready < n; {
+		select {
+		case <-listening:
+			ready++
+		case <-deadline:
+			tb.Fatalf("the replicas did not listen within 2 minutes:\n%s", allLogs(replicas))
+		}
+		for _, r := range replicas {
+			select {
+			case <-r.exited:
+				tb.Fatalf("%s exited at start: %v\n%s", r.name, r.err, r.logs)
+			default:
+			}
+		}
+	}
+	return replicas
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (r *replica) stop(tb testing.TB) {
+	tb.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		tb.Fatalf("signal %s: %v", r.name, err)
+	}
+	<-r.exited
+	if r.err != nil {
+		tb.Errorf("%s did not stop cleanly on SIGTERM: %v\n%s", r.name, r.err, r.logs)
+	}
+}
+
+func allLogs(replicas []*replica) string {
+	var b strings.Builder
+	for _, r := range replicas {
+		fmt.Fprintf(&b, "--- %s:\n%s", r.name, r.logs)
+	}
+	return b.String()
+}
+
+// delivery is one signed webhook post and its answer.
+type delivery struct {
+	Status     int
+	RetryAfter string
+	Outcome    string
+	Err        error // the request failed (no answer)
+}
+
+// post signs body as svix-id id with the test secret and posts it to the webhook
+// route of base, as Svix would, with Svix's 15 s timeout.
+func post(base, id string, body []byte) delivery {
+	key, err := svixsig.DecodeSecret(testSecret)
+	if err != nil {
+		return delivery{Err: err}
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/api/webhooks/clerk", bytes.NewReader(body))
+	if err != nil {
+		return delivery{Err: err}
+	}
+	svixsig.SetHeaders(req.Header, key, id, time.Now(), body)
+	resp, err := svixClient.Do(req)
+	if err != nil {
+		return delivery{Err: err}
+	}
+	defer resp.Body.Close()
+	d := delivery{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+	var answer struct{ Outcome string }
+	raw, _ := io.ReadAll(resp.Body)
+	if json.Unmarshal(raw, &answer) == nil {
+		d.Outcome = answer.Outcome
+	}
+	return d
+}
+
+// svixClient gives up on an answer after 15 s, as Svix does.
+var svixClient = &http.Client{Timeout: 15 * time.Second}
+
+// event is one webhook of a test's history, in Clerk's order.
+type event struct {
+	id     string // svix-id
+	userID string
+	typ    string
+	body   []byte
+}
+
+// userHistory returns the events of users users, in Clerk's order, each created,
+// updated a few times and sometimes deleted, and the expected last first name of each
+// live user ("" for a deleted one).
+func userHistory(rng *mrand.Rand, prefix string, users int) ([]event, map[string]string) {
+	var events []event
+	want := make(map[string]string)
+	base := time.UnixMilli(1_750_000_000_000)
+	for u := range users {
+		id := fmt.Sprintf("user_2%s%020d", prefix, u)
+		versions := 2 + rng.IntN(4)
+		for v := 1; v <= versions; v++ {
+			typ := "user.updated"
+			if v == 1 {
+				typ = "user.created"
+			}
+			first := fmt.Sprintf("V%d", v)
+			at := base.Add(time.Duration(v) * time.Second)
+			usr := clerkfake.NewUser(clerkfake.UserParams{
+				Seed: seedOf(id), ID: id, FirstName: first, LastName: "Replica", Rich: true,
+				CreatedAt: base, UpdatedAt: at,
+			})
+			events = append(events, event{fmt.Sprintf("msg_%s_v%d", id, v), id, typ, clerkfake.WebhookEvent(typ, usr, at)})
+			want[id] = first
+		}
+		if rng.IntN(3) == 0 {
+			at := base.Add(time.Duration(versions+1) * time.Second)
+			usr := clerkfake.NewUser(clerkfake.UserParams{ID: id})
+			events = append(events, event{"msg_" + id + "_del", id, "user.deleted", clerkfake.WebhookEvent("user.deleted", usr, at)})
+			want[id] = ""
+		}
+	}
+	return events, want
+}
+
+// TestReplicas_ConvergeOnPostgres runs three `clerksync serve` processes on one
+// PostgreSQL schema, started together, and fires a history of creates, updates and
+// deletes at them concurrently: each event to a random replica, in random order, some
+// to two replicas at the same moment. Every delivery must be answered 200 exactly once
+// as not a duplicate, and the database must end as applying the history in Clerk's
+// order leaves it, with one event log entry per svix-id.
+func TestReplicas_ConvergeOnPostgres(t *testing.T) {
+	t.Parallel()
+	admin := mustPostgres(t)
+	seed := storetest.Seed(t)
+	rng := mrand.New(mrand.NewPCG(seed, 0x5eed))
+	events, want := userHistory(rng, "replica", 50)
+
+	bin := buildBinary(t)
+	schema := newPGSchema(t, admin)
+	const n = 3
+	replicas := startReplicas(t, bin, n,
+		"CLERK_WEBHOOK_SECRET="+testSecret,
+		"DATABASE_URL="+pgTestURL(),
+		"DATABASE_SCHEMA="+schema)
+
+	// Each event goes to one random replica; about a third go to two replicas at the
+	// same moment, as Svix's retry of a delivery it believes lost may race the original.
+	type shot struct {
+		ev      event
+		targets []int
+	}
+	var shots []shot
+	for _, ev := range events {
+		a := rng.IntN(n)
+		targets := []int{a}
+		if rng.IntN(3) == 0 {
+			targets = append(targets, (a+1+rng.IntN(n-1))%n)
+		}
+		shots = append(shots, shot{ev, targets})
+	}
+	rng.Shuffle(len(shots), func(i, j int) { shots[i], shots[j] = shots[j], shots[i] })
+
+	var (
+		mu       sync.Mutex
+		firsts   = make(map[string][]string) // svix-id → outcomes of the answers that were not duplicates
+		failures []string
+		sent     int
+	)
+	work := make(chan shot)
+	var workers sync.WaitGroup
+	for range 12 {
+		workers.Go(func() {
+			for s := range work {
+				answers := make([]delivery, len(s.targets))
+				go1 := make(chan struct{})
+				var wg sync.WaitGroup
+				for i, r := range s.targets {
+					wg.Go(func() {
+						<-go1
+						answers[i] = post(replicas[r].URL, s.ev.id, s.ev.body)
+					})
+				}
+				close(go1)
+				wg.Wait()
+				mu.Lock()
+				for i, a := range answers {
+					sent++
+					switch {
+					case a.Err != nil:
+						failures = append(failures, fmt.Sprintf("%s to %s: %v", s.ev.id, replicas[s.targets[i]].name, a.Err))
+					case a.Status != http.StatusOK:
+						failures = append(failures, fmt.Sprintf("%s to %s: status %d", s.ev.id, replicas[s.targets[i]].name, a.Status))
+					case a.Outcome != "duplicate":
+						firsts[s.ev.id] = append(firsts[s.ev.id], a.Outcome)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, s := range shots {
+		work <- s
+	}
+	close(work)
+	workers.Wait()
+	for _, f := range failures {
+		t.Error(f)
+	}
+	if t.Failed() {
+		t.Fatalf("replica logs:\n%s", allLogs(replicas))
+	}
+	t.Logf("%d events, %d deliveries to %d replicas", len(events), sent, n)
+
+	for _, ev := range events {
+		got := firsts[ev.id]
+		if len(got) != 1 {
+			t.Errorf("%s: answers that were not duplicates: %v, want exactly one", ev.id, got)
+			continue
+		}
+		if ev.typ == "user.deleted" && got[0] != "applied" {
+			t.Errorf("%s: the only delete of %s was answered %s, want applied", ev.id, ev.userID, got[0])
+		}
+		if got[0] != "applied" && got[0] != "stale" {
+			t.Errorf("%s: answered %s, want applied or stale", ev.id, got[0])
+		}
+	}
+	for _, r := range replicas {
+		r.stop(t)
+	}
+
+	// The reference: the same history applied one event at a time, in Clerk's order.
+	ctx := context.Background()
+	ref := mustOpenPG(t, newPGSchema(t, admin))
+	for _, ev := range events {
+		storetest.MustApply(t, ref, clerkdecode.ChangeFromEvent(ev.id, ev.body, clerkdecode.Options{}))
+	}
+	got := mustOpenPG(t, schema)
+	ignoreSync := cmpopts.IgnoreFields(clerksync.Profile{}, "SyncedAt")
+	for userID, first := range want {
+		deleted, err := got.Deleted(ctx, userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := got.Profile(ctx, userID)
+		if first == "" {
+			if clerksync.ErrorCode(err) != clerksync.ENOTFOUND || !deleted {
+				t.Errorf("%s was deleted, but Profile = %+v, %v and Deleted = %v; want no row and a tombstone", userID, p, err, deleted)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", userID, err)
+			continue
+		}
+		if deleted || p.FirstName != first {
+			t.Errorf("%s: first name %q, tombstone %v; want %q and none", userID, p.FirstName, deleted, first)
+		}
+		refP := storetest.MustProfile(t, ref, userID)
+		if diff := cmp.Diff(refP, p, ignoreSync); diff != "" {
+			t.Errorf("%s differs from the in-order result (-want +got):\n%s", userID, diff)
+		}
+	}
+	refAll, err := ref.Profiles(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotAll, err := got.Profiles(ctx, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(refAll, gotAll, ignoreSync); diff != "" {
+		t.Errorf("profiles differ from the in-order result (-want +got):\n%s", diff)
+	}
+
+	// One event log entry per svix-id, applied once, redacted exactly for deleted users.
+	rows, err := admin.Query(ctx, "SELECT svix_id, outcome, attempts, redacted, coalesce(user_id, '') FROM "+
+		pgx.Identifier{schema, "clerksync_events"}.Sanitize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type entry struct {
+		outcome  string
+		attempts int
+		redacted bool
+		userID   string
+	}
+	logged := make(map[string]entry)
+	for rows.Next() {
+		var id string
+		var e entry
+		if err := rows.Scan(&id, &e.outcome, &e.attempts, &e.redacted, &e.userID); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := logged[id]; dup {
+			t.Errorf("event log holds %s twice", id)
+		}
+		logged[id] = e
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(logged), len(events); got != want {
+		t.Errorf("event log holds %d entries, want %d (one per svix-id)", got, want)
+	}
+	for _, ev := range events {
+		e, ok := logged[ev.id]
+		switch {
+		case !ok:
+			t.Errorf("event log lacks %s", ev.id)
+		case e.attempts != 1 || e.userID != ev.userID:
+			t.Errorf("event log entry %s = %+v, want one attempt about %s", ev.id, e, ev.userID)
+		case len(firsts[ev.id]) == 1 && e.outcome != firsts[ev.id][0]:
+			t.Errorf("event log entry %s has outcome %s, but the delivery was answered %s", ev.id, e.outcome, firsts[ev.id][0])
+		case e.redacted != (want[ev.userID] == ""):
+			t.Errorf("event log entry %s: redacted = %v, want %v", ev.id, e.redacted, want[ev.userID] == "")
+		}
+	}
+}
