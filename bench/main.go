@@ -58,6 +58,7 @@ type options struct {
 	only             string
 	out              string
 	clerksyncArgs    string
+	url              string
 }
 
 func run() error {
@@ -72,6 +73,7 @@ func run() error {
 	flag.StringVar(&o.only, "only", "", "comma-separated receivers to run (default all: "+strings.Join(allTargets, ",")+")")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results to ('' for none)")
 	flag.StringVar(&o.clerksyncArgs, "clerksync-args", "", "extra flags for clerksync serve")
+	flag.StringVar(&o.url, "url", "", "load this already running receiver's webhook URL instead (for profiling); prints its numbers only")
 	flag.Parse()
 
 	targets := allTargets
@@ -79,6 +81,15 @@ func run() error {
 		targets = strings.Split(o.only, ",")
 	}
 	ctx := context.Background()
+	if o.url != "" {
+		w, err := newWorkload(o.users, benchSecret, o.dupShare, o.staleShare)
+		if err != nil {
+			return err
+		}
+		r := runLoad(ctx, o.url, w, o.concurrency, o.warmup, o.duration)
+		fmt.Printf("%s: %.0f/s  p50 %s  p99 %s  answers %v\n", o.url, r.PerSecond, r.P50, r.P99, r.Status)
+		return nil
+	}
 	pgOK := pgReachable(ctx, o.pgURL)
 	if !pgOK {
 		fmt.Fprintf(os.Stderr, "PostgreSQL at %s does not answer: the PostgreSQL receivers are SKIPPED\n", redact(o.pgURL))
