@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise it is read
@@ -34,11 +35,21 @@ type Main struct {
 	Stderr io.Writer
 	// Getenv reads the environment; tests replace it.
 	Getenv func(string) string
+	// Now reads the clock (nil: time.Now); tests replace it to age the event log.
+	Now func() time.Time
 }
 
 // NewMain returns a Main wired to the process's streams and environment.
 func NewMain() *Main {
 	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// now returns the current time from m.Now, or time.Now when it is nil.
+func (m *Main) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 // usageError marks an error caused by how the command was called (exit status 2).
@@ -85,6 +96,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&MigrateCommand{Main: m}).Run(ctx, rest)
 	case "send":
 		return (&SendCommand{Main: m}).Run(ctx, rest)
+	case "events":
+		return (&EventsCommand{Main: m}).Run(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "clerksync", Version())
 		return nil
@@ -106,6 +119,7 @@ Commands:
   serve     receive Clerk webhooks and keep the profiles table right
   migrate   create or upgrade the database schema and exit
   send      sign and send a test event to a running clerksync (no tunnel needed)
+  events    list, show, replay or prune the event log and its dead letters
   version   print the version
 
 Run 'clerksync <command> -h' for a command's flags.

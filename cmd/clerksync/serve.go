@@ -40,12 +40,15 @@ type ServeCommand struct {
 	listener net.Listener
 	serveErr chan error
 	closing  atomic.Bool
+
+	retention retention // prunes the event log (serve_retention.go)
 }
 
 // ParseFlags reads the command's flags and environment and checks them.
 func (c *ServeCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("serve [flags]", "Receive Clerk webhooks on POST /api/webhooks/clerk and keep the profiles table right.", c.Stderr)
 	c.common.register(fs, c.Getenv)
+	c.retention.register(fs, c.Getenv)
 	secretEnv := c.Getenv("CLERK_WEBHOOK_SECRET")
 	if strings.TrimSpace(secretEnv) == "" {
 		secretEnv = c.Getenv("CLERK_WEBHOOK_SIGNING_SECRET")
@@ -78,7 +81,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	if c.queueSize < 1 || c.maxBatch < 1 || c.writers < 0 {
 		return usagef("--queue-size and --max-batch must be at least 1, --writers at least 0")
 	}
-	return nil
+	return c.retention.validate()
 }
 
 // addrFromEnv turns PORT into a listen address (":3000" by default).
@@ -184,6 +187,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 			c.serveErr <- err
 		}
 	}()
+	c.retention.start(ctx, store, c.now, logger)
 	logger.Info("clerksync listening",
 		"version", Version(), "addr", ln.Addr().String(), "database", db.String(),
 		"webhook", "POST "+c.URL()+"/api/webhooks/clerk")
@@ -205,6 +209,7 @@ func (c *ServeCommand) URL() string {
 // written), then the engine and database are closed.
 func (c *ServeCommand) Close() error {
 	c.closing.Store(true)
+	c.retention.stop()
 	var errs []error
 	if c.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
