@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkapi"
@@ -26,11 +27,21 @@ type Applier interface {
 
 // Syncer pulls users from Clerk into the store.
 type Syncer struct {
+	// Client reads the Clerk Backend API; nil makes every method fail with ECONFIG.
 	Client *clerkapi.Client
+	// Engine applies the changes, as it does the webhooks'.
 	Engine Applier
-	Store  clerksync.Store
+	// Store is read for the rows before and after a sync and for tombstones.
+	Store clerksync.Store
+	// State records runs, the poll's checkpoint and leases; nil records nothing
+	// (Poll and Loop need it).
+	State clerksync.SyncStore
+	// Decode says what to keep of Clerk's user objects.
 	Decode clerkdecode.Options
+	// Logger receives progress and warnings; slog.Default() when nil.
 	Logger *slog.Logger
+	// Now is the clock of scan starts and progress records; time.Now when nil.
+	Now func() time.Time
 }
 
 func (s *Syncer) logger() *slog.Logger {
@@ -38,6 +49,13 @@ func (s *Syncer) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return s.Logger
+}
+
+func (s *Syncer) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
 }
 
 // UserSync is what syncing one user did.
