@@ -132,8 +132,8 @@ func startReplicas(tb testing.TB, bin string, n int, env ...string) []*replica {
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			for sc.Scan() {
 				line := sc.Bytes()
-				r.logs.Write(line)
-				r.logs.Write([]byte{'\n'})
+				_, _ = r.logs.Write(line)
+				_, _ = r.logs.Write([]byte{'\n'})
 				var l struct{ Msg, Addr string }
 				if r.URL == "" && json.Unmarshal(line, &l) == nil && l.Msg == "clerksync listening" {
 					r.URL = "http://" + l.Addr
@@ -297,6 +297,9 @@ func userHistory(rng *mrand.Rand, prefix string, users int) ([]event, map[string
 // as not a duplicate, and the database must end as applying the history in Clerk's
 // order leaves it, with one event log entry per svix-id.
 func TestReplicas_ConvergeOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three servers; skipped with -short")
+	}
 	t.Parallel()
 	admin := mustPostgres(t)
 	seed := storetest.Seed(t)

@@ -5,6 +5,7 @@
 package tcpproxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,8 @@ const (
 type Proxy struct {
 	target string
 	ln     net.Listener
+	ctx    context.Context // ends with Close, abandoning dials to the target
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	state  state
@@ -37,11 +40,13 @@ type Proxy struct {
 // New starts a proxy on a free port of 127.0.0.1 that forwards to target
 // ("host:port"). It returns an error when it cannot listen.
 func New(target string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("tcpproxy: listen: %w", err)
 	}
-	p := &Proxy{target: target, ln: ln, resume: make(chan struct{}), conns: make(map[net.Conn]bool)}
+	p := &Proxy{target: target, ln: ln, ctx: ctx, cancel: cancel, resume: make(chan struct{}), conns: make(map[net.Conn]bool)}
 	close(p.resume) // not hung
 	p.wg.Add(1)
 	go p.accept()
@@ -109,6 +114,7 @@ func (p *Proxy) Close() error {
 		return nil
 	}
 	p.setState(closed)
+	p.cancel()
 	err := p.ln.Close()
 	p.closeConns()
 	p.mu.Unlock()
@@ -208,7 +214,7 @@ func (p *Proxy) forward(client net.Conn) {
 		p.untrack(client)
 		return
 	}
-	server, err := net.Dial("tcp", p.target)
+	server, err := new(net.Dialer).DialContext(p.ctx, "tcp", p.target)
 	if err != nil {
 		p.untrack(client)
 		return

@@ -2,6 +2,7 @@ package tcpproxy_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 // when tb ends.
 func echoServer(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,7 +75,7 @@ type client struct {
 
 func dial(tb testing.TB, addr string) *client {
 	tb.Helper()
-	c, err := net.Dial("tcp", addr)
+	c, err := new(net.Dialer).DialContext(context.Background(), "tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestCutAndRestore(t *testing.T) {
 		t.Fatal("a connection open before the cut still works")
 	}
 	// A new connection is reset: at once, or at its first read.
-	if c, err := net.Dial("tcp", p.Addr()); err == nil {
+	if c, err := new(net.Dialer).DialContext(context.Background(), "tcp", p.Addr()); err == nil {
 		refused := &client{Conn: c, r: bufio.NewReader(c)}
 		_, err := refused.roundTrip("new")
 		c.Close()
@@ -197,7 +198,7 @@ func TestCutWhileHung(t *testing.T) {
 
 func TestTargetDown(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func TestClose(t *testing.T) {
 	if _, err := c.roundTrip("after"); err == nil {
 		t.Fatal("a connection works after Close")
 	}
-	if c, err := net.Dial("tcp", p.Addr()); err == nil {
+	if c, err := new(net.Dialer).DialContext(context.Background(), "tcp", p.Addr()); err == nil {
 		c.Close()
 		t.Fatal("the proxy still accepts connections after Close")
 	}
