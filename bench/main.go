@@ -107,7 +107,7 @@ func run() error {
 	clerksync := filepath.Join(dir, "clerksync")
 	fmt.Fprintln(os.Stderr, "building clerksync…")
 	if out, err := exec.Command("go", "build", "-o", clerksync, "./cmd/clerksync").CombinedOutput(); err != nil {
-		return fmt.Errorf("build clerksync (run from the repository root): %v\n%s", err, out)
+		return fmt.Errorf("build clerksync (run from the repository root): %w\n%s", err, out)
 	}
 
 	fmt.Fprintf(os.Stderr, "preparing %d users' events…\n", o.users)

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -173,7 +174,7 @@ func TestEngine_FullQueueIsOverloaded(t *testing.T) {
 	// ApplyWait waits for room instead, until its context ends.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := e.ApplyWait(ctx, upsert(4)); err != context.Canceled {
+	if _, err := e.ApplyWait(ctx, upsert(4)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ApplyWait with a cancelled context = %v", err)
 	}
 	close(g.gate)
@@ -285,7 +286,7 @@ func TestEngine_CloseDrainsQueue(t *testing.T) {
 			t.Fatalf("queued change failed on Close: %v", err)
 		}
 	}
-	if _, err := e.Apply(context.Background(), upsert(9)); err != engine.ErrClosed {
+	if _, err := e.Apply(context.Background(), upsert(9)); !errors.Is(err, engine.ErrClosed) {
 		t.Fatalf("Apply after Close = %v, want ErrClosed", err)
 	}
 	all, err := g.Store.Profiles(context.Background(), "", 100)
