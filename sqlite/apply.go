@@ -11,9 +11,13 @@ import (
 
 // The statements of a batch, prepared once on the write connection.
 const (
-	sqlEventExists     = `SELECT 1 FROM clerksync_events WHERE svix_id = ?`
-	sqlTombstoneExists = `SELECT 1 FROM clerksync_tombstones WHERE user_id = ?`
-	sqlProfileVersion  = `SELECT updated_at FROM profiles WHERE user_id = ?`
+	// One statement answers the three questions every change asks: was this svix-id
+	// seen, is the user deleted, and which version is stored. One step instead of three
+	// matters on the hot path.
+	sqlLookup = `SELECT
+    EXISTS (SELECT 1 FROM clerksync_events WHERE svix_id = ?1),
+    EXISTS (SELECT 1 FROM clerksync_tombstones WHERE user_id = ?2),
+    (SELECT updated_at FROM profiles WHERE user_id = ?2)`
 
 	// The updated_at guard is repeated in the statement so that the database itself
 	// never lets an older version replace a newer one.
@@ -70,9 +74,9 @@ ON CONFLICT (svix_id) DO UPDATE SET
 )
 
 type writeStmts struct {
-	eventExists, tombstoneExists, profileVersion *sql.Stmt
-	upsertProfile, deleteProfile                 *sql.Stmt
-	insertTombstone, redactEvents, recordEvent   *sql.Stmt
+	lookup                                     *sql.Stmt
+	upsertProfile, deleteProfile               *sql.Stmt
+	insertTombstone, redactEvents, recordEvent *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -80,9 +84,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&w.eventExists, sqlEventExists},
-		{&w.tombstoneExists, sqlTombstoneExists},
-		{&w.profileVersion, sqlProfileVersion},
+		{&w.lookup, sqlLookup},
 		{&w.upsertProfile, sqlUpsertProfile},
 		{&w.deleteProfile, sqlDeleteProfile},
 		{&w.insertTombstone, sqlInsertTombstone},
@@ -101,7 +103,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 func (w *writeStmts) close() error {
 	var err error
 	for _, s := range []*sql.Stmt{
-		w.eventExists, w.tombstoneExists, w.profileVersion, w.upsertProfile,
+		w.lookup, w.upsertProfile,
 		w.deleteProfile, w.insertTombstone, w.redactEvents, w.recordEvent,
 	} {
 		if s != nil {
@@ -113,9 +115,15 @@ func (w *writeStmts) close() error {
 
 // Apply applies changes in order in one transaction (one fsync for the batch) and
 // returns one Result per change. A change that is malformed or that the database
-// refuses on its own is rolled back to its savepoint and recorded as a dead letter; the
-// others are applied. Apply returns an error, and commits nothing, when the database is
-// in trouble or ctx ends: code EUNAVAILABLE.
+// refuses on its own is recorded as a dead letter; the others are applied. Apply
+// returns an error, and commits nothing, when the database is in trouble or ctx ends:
+// code EUNAVAILABLE.
+//
+// The batch first runs without savepoints, which halves the statements per change. If
+// the database refuses one of its changes, that transaction is rolled back and the
+// batch runs again with a savepoint around each change, so that the refused change
+// alone becomes a dead letter. Refusals are rare (the decoder has already checked the
+// values), so the second run is the exception.
 func (s *Store) Apply(ctx context.Context, changes []clerksync.Change) ([]clerksync.Result, error) {
 	if len(changes) == 0 {
 		return nil, nil
@@ -129,10 +137,24 @@ func (s *Store) Apply(ctx context.Context, changes []clerksync.Change) ([]clerks
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
+	results, err := s.applyTx(ctx, changes, false)
+	if err != nil && refusedChange(err) {
+		results, err = s.applyTx(ctx, changes, true)
+	}
+	if err != nil {
+		return nil, unavailable("apply batch", err)
+	}
+	return results, nil
+}
+
+// applyTx runs changes in one transaction and commits it. Without careful, a change the
+// database refuses fails the whole transaction with that refusal; with careful, each
+// change runs in a savepoint and a refused one is recorded as a dead letter.
+func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful bool) ([]clerksync.Result, error) {
 	b := &batch{ctx: ctx, now: s.now().UnixMilli()}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, unavailable("begin batch", err)
+		return nil, fmt.Errorf("begin batch: %w", err)
 	}
 	defer tx.Rollback()
 	b.tx = tx
@@ -140,14 +162,24 @@ func (s *Store) Apply(ctx context.Context, changes []clerksync.Change) ([]clerks
 
 	results := make([]clerksync.Result, len(changes))
 	for i := range changes {
-		r, err := b.apply(&changes[i])
+		c := &changes[i]
+		poison := ""
+		if err := c.Validate(); err != nil {
+			poison = clerksync.ErrorMessage(err)
+		}
+		var r clerksync.Result
+		if careful {
+			r, err = b.apply(c, poison)
+		} else {
+			r, err = b.write(c, poison)
+		}
 		if err != nil {
-			return nil, unavailable("apply batch", err)
+			return nil, err
 		}
 		results[i] = r
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, unavailable("commit batch", err)
+		return nil, fmt.Errorf("commit batch: %w", err)
 	}
 	return results, nil
 }
@@ -162,9 +194,7 @@ type batch struct {
 
 func txStmts(ctx context.Context, tx *sql.Tx, w *writeStmts) writeStmts {
 	return writeStmts{
-		eventExists:     tx.StmtContext(ctx, w.eventExists),
-		tombstoneExists: tx.StmtContext(ctx, w.tombstoneExists),
-		profileVersion:  tx.StmtContext(ctx, w.profileVersion),
+		lookup:          tx.StmtContext(ctx, w.lookup),
 		upsertProfile:   tx.StmtContext(ctx, w.upsertProfile),
 		deleteProfile:   tx.StmtContext(ctx, w.deleteProfile),
 		insertTombstone: tx.StmtContext(ctx, w.insertTombstone),
@@ -173,13 +203,9 @@ func txStmts(ctx context.Context, tx *sql.Tx, w *writeStmts) writeStmts {
 	}
 }
 
-// apply applies one change inside its own savepoint. It returns an error only when the
-// batch must fail.
-func (b *batch) apply(c *clerksync.Change) (clerksync.Result, error) {
-	poison := ""
-	if err := c.Validate(); err != nil {
-		poison = clerksync.ErrorMessage(err)
-	}
+// apply applies one change inside its own savepoint, recording it as a dead letter if
+// the database refuses it. It returns an error only when the batch must fail.
+func (b *batch) apply(c *clerksync.Change, poison string) (clerksync.Result, error) {
 	r, err := b.inSavepoint(c, poison)
 	if err == nil || !refusedChange(err) {
 		return r, err
@@ -214,29 +240,22 @@ func (b *batch) inSavepoint(c *clerksync.Change, poison string) (clerksync.Resul
 // write applies c, or records it as a dead letter when poison says why it cannot be
 // applied.
 func (b *batch) write(c *clerksync.Change, poison string) (clerksync.Result, error) {
-	if c.EventID != "" && !c.Replay {
-		seen, err := b.exists(b.stmts.eventExists, c.EventID)
-		if err != nil || seen {
-			return clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, err
-		}
+	seen, deleted, stored, err := b.lookup(c)
+	if err != nil {
+		return clerksync.Result{}, err
 	}
-	var deleted bool
-	if c.UserID != "" {
-		var err error
-		if deleted, err = b.exists(b.stmts.tombstoneExists, c.UserID); err != nil {
-			return clerksync.Result{}, err
-		}
+	if seen && !c.Replay {
+		return clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, nil
 	}
 
 	var r clerksync.Result
-	var err error
 	switch {
 	case poison != "":
 		r = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: poison}
 	case c.Op == clerksync.OpUpsertUser && deleted, c.Op == clerksync.OpDeleteUser && deleted:
 		r = clerksync.Result{Outcome: clerksync.OutcomeStale}
 	case c.Op == clerksync.OpUpsertUser:
-		r, err = b.upsert(c.Profile, c.Source)
+		r, err = b.upsert(c.Profile, c.Source, stored)
 	case c.Op == clerksync.OpDeleteUser:
 		r, err = b.delete(c)
 		deleted = true
@@ -256,24 +275,25 @@ func (b *batch) write(c *clerksync.Change, poison string) (clerksync.Result, err
 	return r, nil
 }
 
-func (b *batch) exists(stmt *sql.Stmt, key string) (bool, error) {
-	var one int
-	err := stmt.QueryRowContext(b.ctx, key).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+// lookup reports whether c's svix-id was seen, whether its user is deleted and which
+// version of the user is stored (-1 for none).
+func (b *batch) lookup(c *clerksync.Change) (seen, deleted bool, stored int64, err error) {
+	var version sql.NullInt64
+	if err := b.stmts.lookup.QueryRowContext(b.ctx, c.EventID, c.UserID).Scan(&seen, &deleted, &version); err != nil {
+		return false, false, 0, err
 	}
-	return err == nil, err
+	if !version.Valid {
+		return seen, deleted, -1, nil
+	}
+	return seen, deleted, version.Int64, nil
 }
 
-func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source) (clerksync.Result, error) {
-	var stored int64
-	err := b.stmts.profileVersion.QueryRowContext(b.ctx, p.UserID).Scan(&stored)
+// upsert writes p unless the stored version (-1 for none) is newer.
+func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source, stored int64) (clerksync.Result, error) {
 	action := clerksync.ActionUpdated
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case stored < 0:
 		action = clerksync.ActionCreated
-	case err != nil:
-		return clerksync.Result{}, err
 	case stored > p.UpdatedAt:
 		return clerksync.Result{Outcome: clerksync.OutcomeStale}, nil
 	case stored == p.UpdatedAt:

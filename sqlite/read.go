@@ -71,7 +71,7 @@ func (s *Store) Deleted(ctx context.Context, userID string) (bool, error) {
 		return false, err
 	}
 	var one int
-	err := s.r.QueryRowContext(ctx, sqlTombstoneExists, userID).Scan(&one)
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM clerksync_tombstones WHERE user_id = ?`, userID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

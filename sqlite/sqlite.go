@@ -91,7 +91,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// is per connection and only matters on the writer, where FULL makes every commit
 	// durable. _txlock=immediate makes BeginTx take the write lock up front.
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", s.busyTimeout.Milliseconds())
-	w, err := sql.Open("sqlite", path+"?"+busy+
+	// page_size applies when the file is created: 8 KiB pages hold a whole ~4 KB user
+	// row (its raw JSON) without an overflow page, so a change writes fewer pages.
+	w, err := sql.Open("sqlite", path+"?"+busy+"&_pragma=page_size(8192)"+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return nil, unavailable("open "+path, err)
