@@ -67,6 +67,7 @@ func (c *Config) setDefaults() {
 
 // request is one caller's changes waiting for a writer.
 type request struct {
+	ctx     context.Context // the caller's; a request whose caller gave up is skipped
 	changes []clerksync.Change
 	results []clerksync.Result
 	err     error
@@ -119,7 +120,7 @@ func (e *Engine) submit(ctx context.Context, changes []clerksync.Change, wait bo
 		return nil, err
 	}
 	r := requestPool.Get().(*request)
-	r.changes, r.results, r.err = changes, nil, nil
+	r.ctx, r.changes, r.results, r.err = ctx, changes, nil, nil
 
 	e.mu.RLock()
 	if e.closed {
@@ -154,7 +155,7 @@ func (e *Engine) submit(ctx context.Context, changes []clerksync.Change, wait bo
 		return nil, ctx.Err()
 	}
 	results, err := r.results, r.err
-	r.changes, r.results, r.err = nil, nil, nil
+	r.ctx, r.changes, r.results, r.err = nil, nil, nil, nil
 	requestPool.Put(r)
 	return results, err
 }
@@ -186,8 +187,21 @@ func (e *Engine) writer() {
 		flat  []clerksync.Change
 	)
 	for first := range e.queue {
-		batch = append(batch[:0], first)
-		n := len(first.changes)
+		batch = batch[:0]
+		n := 0
+		add := func(r *request) {
+			// A caller that gave up (its delivery was already answered 503, or it
+			// hung up) is not waited for: Svix retries it, so applying it now would
+			// only delay the callers still waiting.
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				r.done <- struct{}{}
+				return
+			}
+			batch = append(batch, r)
+			n += len(r.changes)
+		}
+		add(first)
 	gather:
 		for n < e.cfg.MaxBatch {
 			select {
@@ -195,11 +209,13 @@ func (e *Engine) writer() {
 				if !ok {
 					break gather
 				}
-				batch = append(batch, r)
-				n += len(r.changes)
+				add(r)
 			default:
 				break gather
 			}
+		}
+		if len(batch) == 0 {
+			continue
 		}
 
 		flat = flat[:0]

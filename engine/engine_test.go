@@ -330,3 +330,48 @@ func TestEngine_ConcurrentDeliveriesConverge(t *testing.T) {
 		}
 	}
 }
+
+// A delivery whose caller gave up while it waited (answered 503 on its deadline) is
+// not applied: Svix retries it, and the writer's time goes to callers still waiting.
+func TestEngine_SkipsAbandonedRequests(t *testing.T) {
+	t.Parallel()
+	g := openGated(t)
+	g.gate = make(chan struct{})
+	e := engine.New(g, engine.Config{})
+	defer e.Close()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := e.Apply(context.Background(), upsert(0)); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-g.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	abandoned := make(chan error, 1)
+	go func() {
+		_, err := e.Apply(ctx, upsert(1))
+		abandoned <- err
+	}()
+	for e.QueueLen() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-abandoned; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned Apply = %v, want context.Canceled", err)
+	}
+	close(g.gate)
+	wg.Wait()
+	// A later change goes through, proving the writer moved past the abandoned one.
+	if _, err := e.Apply(context.Background(), upsert(2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Store.Profile(context.Background(), "user_001"); clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
+		t.Fatalf("abandoned change was applied (err=%v)", err)
+	}
+	if got := g.batchSizes(); len(got) != 2 || got[0] != 1 || got[1] != 1 {
+		t.Fatalf("batches = %v, want [1 1]", got)
+	}
+}
