@@ -57,6 +57,9 @@ type Server struct {
 	// Ready, when set, is consulted by /readyz besides the database ping (false while
 	// shutting down).
 	Ready func() bool
+	// Profile configures the profile page, its API and the drop-in sync script; when
+	// nil (or its Sessions is nil) those routes answer "not configured".
+	Profile *ProfileConfig
 }
 
 // Handler returns the server's routes.
@@ -75,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
+	newProfileHandler(s, s.Profile).routes(mux)
 	return mux
 }
 

@@ -98,6 +98,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&SendCommand{Main: m}).Run(ctx, rest)
 	case "events":
 		return (&EventsCommand{Main: m}).Run(ctx, rest)
+	case "dev":
+		return (&DevCommand{Main: m}).Run(ctx, rest)
 	case "version":
 		fmt.Fprintln(m.Stdout, "clerksync", Version())
 		return nil
@@ -120,6 +122,7 @@ Commands:
   migrate   create or upgrade the database schema and exit
   send      sign and send a test event to a running clerksync (no tunnel needed)
   events    list, show, replay or prune the event log and its dead letters
+  dev       try the whole flow against a built-in Clerk emulator (development only)
   version   print the version
 
 Run 'clerksync <command> -h' for a command's flags.

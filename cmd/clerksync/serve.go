@@ -41,7 +41,8 @@ type ServeCommand struct {
 	serveErr chan error
 	closing  atomic.Bool
 
-	retention retention // prunes the event log (serve_retention.go)
+	retention retention       // prunes the event log (serve_retention.go)
+	profile   profileSettings // the profile page and its API (serve_profile.go)
 }
 
 // ParseFlags reads the command's flags and environment and checks them.
@@ -49,6 +50,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("serve [flags]", "Receive Clerk webhooks on POST /api/webhooks/clerk and keep the profiles table right.", c.Stderr)
 	c.common.register(fs, c.Getenv)
 	c.retention.register(fs, c.Getenv)
+	c.profile.register(fs, c.Getenv)
 	secretEnv := c.Getenv("CLERK_WEBHOOK_SECRET")
 	if strings.TrimSpace(secretEnv) == "" {
 		secretEnv = c.Getenv("CLERK_WEBHOOK_SIGNING_SECRET")
@@ -81,7 +83,10 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	if c.queueSize < 1 || c.maxBatch < 1 || c.writers < 0 {
 		return usagef("--queue-size and --max-batch must be at least 1, --writers at least 0")
 	}
-	return c.retention.validate()
+	if err := c.retention.validate(); err != nil {
+		return err
+	}
+	return c.profile.validate()
 }
 
 // addrFromEnv turns PORT into a listen address (":3000" by default).
@@ -154,6 +159,12 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	})
 	m.GaugeFunc("clerksync_queue_depth", "Deliveries waiting for a database writer.", func() float64 { return float64(c.engine.QueueLen()) })
 
+	profile, err := c.profile.config(logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, splitSecrets(c.secrets))
+	if err != nil {
+		c.engine.Close()
+		store.Close()
+		return err
+	}
 	srv := &web.Server{
 		Store:        store,
 		Engine:       c.engine,
@@ -163,8 +174,9 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		Metrics:      m,
 		Logger:       logger,
 		Ready:        func() bool { return !c.closing.Load() },
+		Profile:      profile,
 	}
-	ln, err := net.Listen("tcp", c.addr)
+	ln, err := c.listen(ctx)
 	if err != nil {
 		c.engine.Close()
 		store.Close()
@@ -172,7 +184,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	}
 	c.listener = ln
 	c.server = &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           c.profile.handler(srv.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Svix gives up on a delivery after 15 s; answering later is wasted work.
@@ -188,6 +200,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		}
 	}()
 	c.retention.start(ctx, store, c.now, logger)
+	c.profile.start(logger)
 	logger.Info("clerksync listening",
 		"version", Version(), "addr", ln.Addr().String(), "database", db.String(),
 		"webhook", "POST "+c.URL()+"/api/webhooks/clerk")
@@ -210,6 +223,7 @@ func (c *ServeCommand) URL() string {
 func (c *ServeCommand) Close() error {
 	c.closing.Store(true)
 	c.retention.stop()
+	c.profile.stop()
 	var errs []error
 	if c.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
