@@ -206,7 +206,7 @@ func (h *profileHandler) handleGetProfile(w http.ResponseWriter, r *http.Request
 	}
 	p, _, err := h.ensure(r.Context(), claims.Subject)
 	if err != nil {
-		status, e := h.apiErrorFor(err)
+		status, e := h.apiErrorFor(claims.Subject, err)
 		writeAPIError(w, status, e)
 		return
 	}
@@ -260,14 +260,14 @@ func (h *profileHandler) handleSync(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, syncAnswer{Status: "fresh", Changes: []change{}, Profile: newProfileJSON(p)})
 			return
 		case err != nil && clerksync.ErrorCode(err) != clerksync.ENOTFOUND:
-			status, e := h.apiErrorFor(fmt.Errorf("read profile: %w", err))
+			status, e := h.apiErrorFor(claims.Subject, fmt.Errorf("read profile: %w", err))
 			writeAPIError(w, status, e)
 			return
 		}
 	}
 	us, err := h.sync(r.Context(), claims.Subject)
 	if err != nil {
-		status, e := h.apiErrorFor(err)
+		status, e := h.apiErrorFor(claims.Subject, err)
 		writeAPIError(w, status, e)
 		return
 	}
@@ -342,7 +342,6 @@ func (h *profileHandler) sync(ctx context.Context, userID string) (*pull.UserSyn
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("sync user %s: %w", userID, context.DeadlineExceeded)
 		}
-		h.log.Warn("Profile sync from the Clerk API failed; nothing changed", attrUserID, userID, attrError, err)
 		return nil, err
 	}
 	if us.Gone || us.After == nil {
@@ -400,9 +399,26 @@ func (h *profileHandler) ensure(ctx context.Context, userID string) (*clerksync.
 	return v.(*clerksync.Profile), true, nil
 }
 
-// apiErrorFor turns an error of the sync or read path into an answer that says what
-// happened without echoing internals.
-func (h *profileHandler) apiErrorFor(err error) (int, apiError) {
+// apiErrorFor turns an error of the sync or read path of userID into an answer that
+// says what happened without echoing internals, and logs the failures worth a line:
+// this is the one place they are logged.
+func (h *profileHandler) apiErrorFor(userID string, err error) (int, apiError) {
+	status, e := h.classify(err)
+	switch {
+	case status >= 500 && e.Code != "sync_not_configured":
+		level := slog.LevelWarn
+		if status == http.StatusInternalServerError || e.Code == "clerk_config" {
+			level = slog.LevelError
+		}
+		h.log.Log(context.Background(), level, "Profile request failed; nothing changed", attrUserID, userID, attrReason, e.Code, attrError, err)
+	case status == http.StatusTooManyRequests:
+		h.log.Debug("Profile sync refused: synced a moment ago", attrUserID, userID)
+	}
+	return status, e
+}
+
+// classify maps an error of the sync or read path to its answer.
+func (h *profileHandler) classify(err error) (int, apiError) {
 	var limited *limitedError
 	switch {
 	case errors.As(err, &limited):
@@ -439,13 +455,11 @@ func (h *profileHandler) apiErrorFor(err error) (int, apiError) {
 	case clerksync.EOVERLOADED:
 		return http.StatusServiceUnavailable, apiError{Code: "overloaded", Message: "the server is busy; try again in a moment", RetryAfter: 1}
 	case clerksync.ECONFIG:
-		h.log.Error("Profile sync failed: clerksync's Clerk settings are wrong", attrError, err)
 		return http.StatusBadGateway, apiError{Code: "clerk_config",
 			Message: "Clerk refused this server's credentials; nothing was changed (the operator must check CLERK_SECRET_KEY)"}
 	case clerksync.EINVALID:
 		return http.StatusBadRequest, apiError{Code: "invalid", Message: clerksync.ErrorMessage(err)}
 	}
-	h.log.Error("Profile request failed", attrError, err)
 	return http.StatusInternalServerError, apiError{Code: "internal", Message: "internal error; nothing was changed"}
 }
 

@@ -49,7 +49,26 @@ type profileEnv struct {
 	Engine *engine.Engine
 	Fake   *clerkfake.Server
 	Issuer *session.Issuer
-	Logs   *strings.Builder
+	Logs   *logBuffer
+}
+
+// logBuffer keeps the server's log lines; safe for the server and the test to share.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was logged so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // profileOptions adjusts the environment of one test.
@@ -68,13 +87,8 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 	if err != nil {
 		tb.Fatalf("open sqlite: %v", err)
 	}
-	logs := &strings.Builder{}
-	var logMu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		return logs.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng := engine.New(store, engine.Config{Logger: logger})
 
 	fake := clerkfake.New(clerkfake.WithClock(clock.Now), clerkfake.WithRateLimit(0, time.Second))
@@ -132,10 +146,6 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 
 // webhookSecret signs the webhooks of these tests.
 const webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // MustCreateUser creates a user in the fake Clerk, without storing it in clerksync.
 func (e *profileEnv) MustCreateUser(tb testing.TB, first, last, email string) *clerkfake.User {

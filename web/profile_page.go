@@ -328,7 +328,7 @@ func (h *profileHandler) handlePage(w http.ResponseWriter, r *http.Request) {
 	default:
 		// No row, and it could not be read from Clerk now: show the page with the
 		// button, and why.
-		_, e := h.apiErrorFor(err)
+		_, e := h.apiErrorFor(claims.Subject, err)
 		if d.Notice == nil {
 			d.Notice = &notice{Kind: "error", Title: "Not synced yet.", Text: sentence(e.Message)}
 		}
@@ -365,7 +365,7 @@ func (h *profileHandler) handlePageSync(w http.ResponseWriter, r *http.Request) 
 			Text: "Clerk no longer has this user, so clerksync removed its profile."})
 		return
 	default:
-		_, e := h.apiErrorFor(err)
+		_, e := h.apiErrorFor(claims.Subject, err)
 		fl.Kind, fl.Title, fl.Text = "error", "Sync failed.", sentence(e.Message)
 	}
 	setFlash(w, r, fl)

@@ -422,6 +422,15 @@ func TestProfileAPI_ClerkDown(t *testing.T) {
 		})
 	}
 
+	// Each failure is logged once, with the user's id and never their data.
+	logs := e.Logs.String()
+	if got, want := strings.Count(logs, "Profile request failed; nothing changed"), 3; got != want {
+		t.Fatalf("%d failure lines, want %d:\n%s", got, want, logs)
+	}
+	if !strings.Contains(logs, "user_id="+u.ID) || strings.Contains(logs, "ada@example.com") {
+		t.Fatalf("logs name no user id, or show an email address:\n%s", logs)
+	}
+
 	// Clerk is back: the same request now syncs.
 	e.Fake.DropNext(0)
 	e.Clock.Advance(time.Minute)
