@@ -9,7 +9,6 @@
 package devemu
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -195,10 +194,10 @@ var seedUsers = []seedUser{
 // for one who signed up before clerksync was set up: signing in as her shows the
 // profile page syncing a missing user on the spot. It returns an error if a user
 // cannot be created or a webhook cannot be delivered.
-func (e *Emulator) Seed(ctx context.Context) error {
+func (e *Emulator) Seed() error {
 	var errs []error
 	for _, s := range seedUsers {
-		_, d, err := e.CreateUser(ctx, UserInput{
+		_, d, err := e.CreateUser(UserInput{
 			FirstName: s.first, LastName: s.last, Email: s.email, Username: s.username,
 			Phone: s.phone, PublicMetadata: s.metadata, SkipWebhook: s.missed,
 		})
@@ -243,7 +242,7 @@ func (in *UserInput) metadata() (json.RawMessage, error) {
 
 // CreateUser creates a user in the fake Clerk and, unless in.SkipWebhook, sends its
 // user.created webhook. It returns the user and the delivery (nil when skipped).
-func (e *Emulator) CreateUser(ctx context.Context, in UserInput) (*clerkfake.User, *Delivery, error) {
+func (e *Emulator) CreateUser(in UserInput) (*clerkfake.User, *Delivery, error) {
 	meta, err := in.metadata()
 	if err != nil {
 		return nil, nil, err
@@ -268,7 +267,7 @@ func (e *Emulator) CreateUser(ctx context.Context, in UserInput) (*clerkfake.Use
 
 // UpdateUser changes the user id as Clerk's dashboard would and, unless
 // in.SkipWebhook, sends the user.updated webhook.
-func (e *Emulator) UpdateUser(ctx context.Context, id string, in UserInput) (*clerkfake.User, *Delivery, error) {
+func (e *Emulator) UpdateUser(id string, in UserInput) (*clerkfake.User, *Delivery, error) {
 	meta, err := in.metadata()
 	if err != nil {
 		return nil, nil, err
@@ -311,7 +310,7 @@ func (e *Emulator) UpdateUser(ctx context.Context, id string, in UserInput) (*cl
 }
 
 // DeleteUser deletes the user id and, unless skipWebhook, sends user.deleted.
-func (e *Emulator) DeleteUser(ctx context.Context, id string, skipWebhook bool) (*Delivery, error) {
+func (e *Emulator) DeleteUser(id string, skipWebhook bool) (*Delivery, error) {
 	e.markSkip(id, skipWebhook)
 	if err := e.fake.DeleteUser(id); err != nil {
 		e.unmarkSkip(id, skipWebhook)

@@ -1,7 +1,6 @@
 package devemu_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -103,9 +102,8 @@ func (e *env) webhooks() []received {
 func TestEmulator_Webhooks(t *testing.T) {
 	t.Parallel()
 	e := MustRunEmulator(t)
-	ctx := context.Background()
 
-	u, d, err := e.Emu.CreateUser(ctx, devemu.UserInput{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", PublicMetadata: `{"plan":"pro"}`})
+	u, d, err := e.Emu.CreateUser(devemu.UserInput{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", PublicMetadata: `{"plan":"pro"}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,19 +113,19 @@ func TestEmulator_Webhooks(t *testing.T) {
 	if string(u.PublicMetadata) != `{"plan":"pro"}` || !strings.HasPrefix(u.ImageURL, e.URL+"/dev/avatars/") {
 		t.Fatalf("user = %+v", u)
 	}
-	if _, d, err = e.Emu.UpdateUser(ctx, u.ID, devemu.UserInput{FirstName: "Augusta", SkipWebhook: true}); err != nil {
+	if _, d, err = e.Emu.UpdateUser(u.ID, devemu.UserInput{FirstName: "Augusta", SkipWebhook: true}); err != nil {
 		t.Fatal(err)
 	}
 	if d == nil || !d.Skipped || d.OK() {
 		t.Fatalf("skipped user.updated delivery = %+v", d)
 	}
-	if _, d, err = e.Emu.UpdateUser(ctx, u.ID, devemu.UserInput{Email: "augusta@example.com"}); err != nil || !d.OK() {
+	if _, d, err = e.Emu.UpdateUser(u.ID, devemu.UserInput{Email: "augusta@example.com"}); err != nil || !d.OK() {
 		t.Fatalf("user.updated: %+v, %v", d, err)
 	}
 	if got, _ := e.Emu.Fake().User(u.ID); *got.FirstName != "Augusta" || got.EmailAddresses[0].EmailAddress != "augusta@example.com" {
 		t.Fatalf("fake user after updates = %+v", got)
 	}
-	if d, err = e.Emu.DeleteUser(ctx, u.ID, false); err != nil || !d.OK() {
+	if d, err = e.Emu.DeleteUser(u.ID, false); err != nil || !d.OK() {
 		t.Fatalf("user.deleted: %+v, %v", d, err)
 	}
 
@@ -154,8 +152,7 @@ func TestEmulator_Webhooks(t *testing.T) {
 func TestEmulator_InvalidInput(t *testing.T) {
 	t.Parallel()
 	e := MustRunEmulator(t)
-	ctx := context.Background()
-	u, _, err := e.Emu.CreateUser(ctx, devemu.UserInput{FirstName: "Ada", Email: "ada@example.com"})
+	u, _, err := e.Emu.CreateUser(devemu.UserInput{FirstName: "Ada", Email: "ada@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +165,7 @@ func TestEmulator_InvalidInput(t *testing.T) {
 		{"EmailNotEmail", devemu.UserInput{Email: "ada", SkipWebhook: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := e.Emu.UpdateUser(ctx, u.ID, tt.in); !errors.Is(err, devemu.ErrInvalidInput) {
+			if _, _, err := e.Emu.UpdateUser(u.ID, tt.in); !errors.Is(err, devemu.ErrInvalidInput) {
 				t.Fatalf("err = %v, want ErrInvalidInput", err)
 			}
 		})
@@ -176,12 +173,12 @@ func TestEmulator_InvalidInput(t *testing.T) {
 	if got, _ := e.Emu.Fake().User(u.ID); got.EmailAddresses[0].EmailAddress != "ada@example.com" || string(got.PublicMetadata) != "{}" {
 		t.Fatalf("a refused change was stored: %+v", got)
 	}
-	if _, _, err := e.Emu.CreateUser(ctx, devemu.UserInput{FirstName: "Eve", Email: "ada@example.com"}); !errors.Is(err, devemu.ErrInvalidInput) {
+	if _, _, err := e.Emu.CreateUser(devemu.UserInput{FirstName: "Eve", Email: "ada@example.com"}); !errors.Is(err, devemu.ErrInvalidInput) {
 		t.Fatalf("taken email: err = %v", err)
 	}
 	// A refused silent change leaves no mark behind: the next change sends its webhook.
 	before := len(e.webhooks())
-	if _, d, err := e.Emu.UpdateUser(ctx, u.ID, devemu.UserInput{FirstName: "Augusta"}); err != nil || !d.OK() {
+	if _, d, err := e.Emu.UpdateUser(u.ID, devemu.UserInput{FirstName: "Augusta"}); err != nil || !d.OK() {
 		t.Fatalf("update after a refused one: %+v, %v", d, err)
 	}
 	if got := len(e.webhooks()); got != before+1 {
@@ -233,7 +230,7 @@ func do(tb testing.TB, c *http.Client, method, u string, hdr map[string]string, 
 func TestEmulator_SignInKeepsTokensFresh(t *testing.T) {
 	t.Parallel()
 	e := MustRunEmulator(t)
-	u, _, err := e.Emu.CreateUser(context.Background(), devemu.UserInput{FirstName: "Ada"})
+	u, _, err := e.Emu.CreateUser(devemu.UserInput{FirstName: "Ada"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +301,7 @@ func mustURL(tb testing.TB, s string) *url.URL {
 func TestEmulator_DeletedUserIsSignedOut(t *testing.T) {
 	t.Parallel()
 	e := MustRunEmulator(t)
-	u, _, err := e.Emu.CreateUser(context.Background(), devemu.UserInput{FirstName: "Ada"})
+	u, _, err := e.Emu.CreateUser(devemu.UserInput{FirstName: "Ada"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +310,7 @@ func TestEmulator_DeletedUserIsSignedOut(t *testing.T) {
 	if resp, _ := do(t, b, "GET", e.URL+"/whoami", nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("whoami = %d", resp.StatusCode)
 	}
-	if _, err := e.Emu.DeleteUser(context.Background(), u.ID, true); err != nil {
+	if _, err := e.Emu.DeleteUser(u.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := do(t, b, "GET", e.URL+"/whoami", nil, nil); resp.StatusCode != http.StatusUnauthorized {
@@ -324,7 +321,7 @@ func TestEmulator_DeletedUserIsSignedOut(t *testing.T) {
 func TestEmulator_Pages(t *testing.T) {
 	t.Parallel()
 	e := MustRunEmulator(t)
-	if err := e.Emu.Seed(context.Background()); err != nil {
+	if err := e.Emu.Seed(); err != nil {
 		t.Fatal(err)
 	}
 	ada := e.Emu.Fake().Users()[0]
@@ -370,7 +367,7 @@ func TestEmulator_Pages(t *testing.T) {
 func TestEmulator_RefusesCrossSiteForms(t *testing.T) {
 	t.Parallel()
 	e := MustRunEmulator(t)
-	u, _, err := e.Emu.CreateUser(context.Background(), devemu.UserInput{FirstName: "Ada"})
+	u, _, err := e.Emu.CreateUser(devemu.UserInput{FirstName: "Ada"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -206,7 +206,7 @@ func (e *Emulator) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get("user_id")
 	if r.PostForm.Get("create") != "" {
 		in := formInput(r)
-		u, _, err := e.CreateUser(r.Context(), in)
+		u, _, err := e.CreateUser(in)
 		if err != nil {
 			e.render(w, r, http.StatusUnprocessableEntity, e.views.signIn, &pageData{
 				Title: "Sign in", Nav: "signin", Users: e.users(r.Context(), ""), RedirectURL: target, Form: in, Error: inputError(err),
@@ -288,7 +288,7 @@ func (e *Emulator) handleCreate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	u, d, err := e.CreateUser(r.Context(), formInput(r))
+	u, d, err := e.CreateUser(formInput(r))
 	if err != nil {
 		setFlash(w, &notice{Kind: "error", Title: "User not created.", Text: inputError(err)})
 	} else {
@@ -318,7 +318,7 @@ func (e *Emulator) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := formInput(r)
-	u, d, err := e.UpdateUser(r.Context(), id, in)
+	u, d, err := e.UpdateUser(id, in)
 	if err != nil {
 		cur, ok := e.user(id)
 		if !ok {
@@ -344,7 +344,7 @@ func (e *Emulator) handleDelete(w http.ResponseWriter, r *http.Request) {
 	if u, ok := e.user(id); ok {
 		name = displayName(u)
 	}
-	d, err := e.DeleteUser(r.Context(), id, r.PostForm.Get("no_webhook") != "")
+	d, err := e.DeleteUser(id, r.PostForm.Get("no_webhook") != "")
 	if err != nil {
 		setFlash(w, &notice{Kind: "error", Title: "User not deleted.", Text: inputError(err)})
 	} else {

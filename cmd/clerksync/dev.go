@@ -177,7 +177,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 	}
 	c.emu.UseStore(c.serve.store)
 	if c.seed {
-		if err := c.emu.Seed(ctx); err != nil {
+		if err := c.emu.Seed(); err != nil {
 			_ = c.serve.Close()
 			return fmt.Errorf("seed the emulator: %w", err)
 		}
