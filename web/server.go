@@ -44,7 +44,8 @@ type Server struct {
 	Store clerksync.Store
 	// Engine applies changes (group commit).
 	Engine Applier
-	// Verifier checks webhook signatures.
+	// Verifier checks webhook signatures. Without one (serve polling the Clerk API
+	// alone) the webhook routes answer 404 with a note that webhooks are off.
 	Verifier *svixsig.Verifier
 	// Decode says how webhook bodies are decoded (private metadata opt-in).
 	Decode clerkdecode.Options
@@ -71,8 +72,12 @@ func (s *Server) Handler() http.Handler {
 		s.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/webhooks/clerk", s.handleWebhook)
-	mux.HandleFunc("/api/clerk-webhook", s.handleWebhook)
+	webhook := s.handleWebhook
+	if s.Verifier == nil {
+		webhook = webhooksOff
+	}
+	mux.HandleFunc("/api/webhooks/clerk", webhook)
+	mux.HandleFunc("/api/clerk-webhook", webhook)
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	if s.Metrics != nil {
@@ -80,6 +85,11 @@ func (s *Server) Handler() http.Handler {
 	}
 	newProfileHandler(s, s.Profile).routes(mux)
 	return mux
+}
+
+// webhooksOff answers the webhook routes of a server without a webhook secret.
+func webhooksOff(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "webhooks are off on this server: it has no webhook secret (CLERK_WEBHOOK_SECRET) and polls the Clerk Backend API instead"})
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {

@@ -96,6 +96,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&MigrateCommand{Main: m}).Run(ctx, rest)
 	case "send":
 		return (&SendCommand{Main: m}).Run(ctx, rest)
+	case "backfill":
+		return (&BackfillCommand{Main: m}).Run(ctx, rest)
+	case "sync":
+		return (&SyncCommand{Main: m}).Run(ctx, rest)
 	case "events":
 		return (&EventsCommand{Main: m}).Run(ctx, rest)
 	case "dev":
@@ -121,13 +125,15 @@ Commands:
   serve     receive Clerk webhooks and keep the profiles table right
   migrate   create or upgrade the database schema and exit
   send      sign and send a test event to a running clerksync (no tunnel needed)
+  backfill  import every Clerk user through the Backend API (--prune: delete those Clerk no longer has)
+  sync      sync one user from the Clerk Backend API: clerksync sync USER_ID
   events    list, show, replay or prune the event log and its dead letters
   dev       try the whole flow against a built-in Clerk emulator (development only)
   version   print the version
 
 Run 'clerksync <command> -h' for a command's flags.
-Settings come from flags or the environment (CLERK_WEBHOOK_SECRET, DATABASE_URL, PORT,
-LOG_LEVEL, LOG_FORMAT); flags win.
+Settings come from flags or the environment (CLERK_WEBHOOK_SECRET, CLERK_SECRET_KEY,
+CLERK_API_URL, DATABASE_URL, PORT, LOG_LEVEL, LOG_FORMAT); flags win.
 `)
 }
 

@@ -41,6 +41,7 @@ type ServeCommand struct {
 	serveErr chan error
 	closing  atomic.Bool
 
+	pull      pullSettings // polls and reconciles with the Clerk Backend API (serve_pull.go)
 	retention retention       // prunes the event log (serve_retention.go)
 	profile   profileSettings // the profile page and its API (serve_profile.go)
 }
@@ -50,6 +51,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("serve [flags]", "Receive Clerk webhooks on POST /api/webhooks/clerk and keep the profiles table right.", c.Stderr)
 	c.common.register(fs, c.Getenv)
 	c.retention.register(fs, c.Getenv)
+	c.pull.register(fs, c.Getenv)
 	c.profile.register(fs, c.Getenv)
 	secretEnv := c.Getenv("CLERK_WEBHOOK_SECRET")
 	if strings.TrimSpace(secretEnv) == "" {
@@ -72,10 +74,14 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		fs.Usage()
 		return usagef("serve takes no arguments, got %q", fs.Args())
 	}
-	if len(splitSecrets(c.secrets)) == 0 {
+	if err := c.pull.validate(); err != nil {
+		return err
+	}
+	if len(splitSecrets(c.secrets)) == 0 && !c.pull.polling() {
 		return usagef("CLERK_WEBHOOK_SECRET is not set: copy the Signing Secret of your endpoint " +
 			"(Clerk Dashboard → Webhooks → your endpoint → Signing Secret, it starts with whsec_) and run " +
-			"CLERK_WEBHOOK_SECRET=whsec_… clerksync serve, or pass --webhook-secret")
+			"CLERK_WEBHOOK_SECRET=whsec_… clerksync serve, or pass --webhook-secret; " +
+			"or, with no public URL, poll instead: CLERK_SECRET_KEY=sk_test_… clerksync serve --poll-every 10s")
 	}
 	if c.maxBody < 1024 {
 		return usagef("--max-body-bytes %d is too small: Clerk's events are a few KB; use at least 65536", c.maxBody)
@@ -131,9 +137,11 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		return err
 	}
 	c.logger = logger
-	verifier, err := svixsig.NewVerifier(splitSecrets(c.secrets))
-	if err != nil {
-		return &usageError{fmt.Errorf("webhook secret: %w", err)}
+	var verifier *svixsig.Verifier // nil: polling alone, no webhook route
+	if secrets := splitSecrets(c.secrets); len(secrets) > 0 {
+		if verifier, err = svixsig.NewVerifier(secrets); err != nil {
+			return &usageError{fmt.Errorf("webhook secret: %w", err)}
+		}
 	}
 	db, err := c.common.db()
 	if err != nil {
@@ -150,7 +158,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	if writers == 0 {
 		writers = defaultWriters(db)
 	}
-	c.engine = engine.New(store, engine.Config{
+	c.engine = engine.New(countChanges(store, m), engine.Config{
 		Writers:   writers,
 		MaxBatch:  c.maxBatch,
 		QueueSize: c.queueSize,
@@ -200,6 +208,13 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		}
 	}()
 	c.retention.start(ctx, store, c.now, logger)
+	if err := c.pull.start(ctx, logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, m, c.now); err != nil {
+		_ = c.Close()
+		return err
+	}
+	if verifier == nil {
+		logger.Warn("no webhook secret: the webhook route is off and clerksync keeps in step by polling the Clerk Backend API alone (deletions need --reconcile-prune)")
+	}
 	c.profile.start(logger)
 	logger.Info("clerksync listening",
 		"version", Version(), "addr", ln.Addr().String(), "database", db.String(),
@@ -223,6 +238,7 @@ func (c *ServeCommand) URL() string {
 func (c *ServeCommand) Close() error {
 	c.closing.Store(true)
 	c.retention.stop()
+	c.pull.stop()
 	c.profile.stop()
 	var errs []error
 	if c.server != nil {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkapi"
+	"github.com/clerksync/clerksync/metrics"
+)
+
+// clerkSettings are what the commands that read the Clerk Backend API (backfill,
+// sync, serve's poll and reconcile) need: the secret key and the API's address come
+// from the environment only (a secret in a flag would show in ps), the rate limit
+// from a flag.
+type clerkSettings struct {
+	secretKey string
+	apiURL    string
+	rateLimit int
+}
+
+// read takes CLERK_SECRET_KEY and CLERK_API_URL from the environment.
+func (c *clerkSettings) read(getenv func(string) string) {
+	c.secretKey = strings.TrimSpace(getenv("CLERK_SECRET_KEY"))
+	c.apiURL = strings.TrimSpace(getenv("CLERK_API_URL"))
+}
+
+// usage is the text of the rate limit flags.
+const rateLimitUsage = "requests to the Clerk Backend API per 10 seconds: 0 for the key's limit " +
+	"(100 for sk_test_ keys, 1000 for sk_live_), -1 for no limit (a fake or a raised limit)"
+
+// client returns a Backend API client with the settings, whose requests are counted
+// in counts (and in m when set). A missing or malformed key is a usage error that
+// says where to find the right one.
+func (c *clerkSettings) client(logger *slog.Logger, counts *requestCounts, m *metrics.Metrics) (*clerkapi.Client, error) {
+	if c.secretKey == "" {
+		return nil, usagef("CLERK_SECRET_KEY is not set: this command reads your users from the Clerk Backend API. " +
+			"Copy the Secret Key (sk_test_… or sk_live_…) from the Clerk Dashboard → API keys and run it with " +
+			"CLERK_SECRET_KEY=sk_… in the environment")
+	}
+	if c.rateLimit < -1 {
+		return nil, usagef("the rate limit %d is not allowed: use a positive number of requests per 10 seconds, 0 for the key's limit or -1 for none", c.rateLimit)
+	}
+	rt := &countingTransport{base: http.DefaultTransport, counts: counts, metrics: m}
+	client, err := clerkapi.New(clerkapi.Config{
+		BaseURL:    c.apiURL,
+		SecretKey:  c.secretKey,
+		RateLimit:  c.rateLimit,
+		HTTPClient: &http.Client{Transport: rt},
+		Logger:     logger,
+	})
+	if clerksync.ErrorCode(err) == clerksync.ECONFIG {
+		return nil, &usageError{err}
+	}
+	return client, err
+}
+
+// requestCounts counts the answers of the Clerk Backend API by status.
+type requestCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (rc *requestCounts) add(status string) {
+	if rc == nil {
+		return
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.n == nil {
+		rc.n = make(map[string]int)
+	}
+	rc.n[status]++
+}
+
+// total returns how many requests were sent.
+func (rc *requestCounts) total() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	for _, v := range rc.n {
+		n += v
+	}
+	return n
+}
+
+// get returns how many answers had status ("429", "error" for none).
+func (rc *requestCounts) get(status string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.n[status]
+}
+
+// String lists the counts by status, such as "200: 201, 429: 2".
+func (rc *requestCounts) String() string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	keys := make([]string, 0, len(rc.n))
+	for k := range rc.n {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+strconv.Itoa(rc.n[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// countingTransport counts every answer (and every request that got none) by status.
+type countingTransport struct {
+	base    http.RoundTripper
+	counts  *requestCounts
+	metrics *metrics.Metrics
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	status := "error"
+	if err == nil {
+		status = strconv.Itoa(resp.StatusCode)
+	}
+	t.counts.add(status)
+	if t.metrics != nil {
+		t.metrics.ClerkRequests.WithLabelValues(status).Inc()
+	}
+	return resp, err
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkapi"
+	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/engine"
+	"github.com/clerksync/clerksync/pull"
+)
+
+// SyncCommand syncs one user from the Clerk Backend API and prints what changed.
+type SyncCommand struct {
+	*Main
+
+	common      commonFlags
+	clerk       clerkSettings
+	keepPrivate bool
+}
+
+// ParseFlags reads the command's flags and environment and returns the user id.
+func (c *SyncCommand) ParseFlags(args []string) (string, error) {
+	fs := newFlagSet("sync [flags] USER_ID",
+		"Read one user from the Clerk Backend API and store it, as the Sync User Data button does; a user Clerk no\n"+
+			"longer has (404) is deleted locally. Prints the columns that changed.\n"+
+			"Needs CLERK_SECRET_KEY (and CLERK_API_URL for another address than "+clerkapi.DefaultBaseURL+").", c.Stderr)
+	c.common.register(fs, c.Getenv)
+	c.clerk.read(c.Getenv)
+	fs.BoolVar(&c.keepPrivate, "keep-private-metadata", envBool(c.Getenv, "CLERKSYNC_KEEP_PRIVATE_METADATA"),
+		"store the user's private_metadata too (env CLERKSYNC_KEEP_PRIVATE_METADATA=1)")
+	// Flags may come after the user id too.
+	var ids []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return "", err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		ids = append(ids, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(ids) != 1 {
+		fs.Usage()
+		return "", usagef("sync takes one user id, such as user_2abc…, got %d", len(ids))
+	}
+	return ids[0], nil
+}
+
+// Run syncs the user and prints the outcome.
+func (c *SyncCommand) Run(ctx context.Context, args []string) error {
+	userID, err := c.ParseFlags(args)
+	if err != nil {
+		return err
+	}
+	logger, err := c.common.logger(c.Stderr)
+	if err != nil {
+		return err
+	}
+	counts := &requestCounts{}
+	client, err := c.clerk.client(logger, counts, nil)
+	if err != nil {
+		return err
+	}
+	db, err := c.common.db()
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, db, &c.common, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	eng := engine.New(store, engine.Config{Logger: logger})
+	defer eng.Close()
+
+	syncer := &pull.Syncer{Client: client, Engine: eng, Store: store,
+		Decode: clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, Logger: logger}
+	res, err := syncer.SyncUser(ctx, userID)
+	switch {
+	case clerksync.ErrorCode(err) == clerksync.EINVALID:
+		return &usageError{err}
+	case err != nil:
+		return fmt.Errorf("sync %s: %w", userID, err)
+	}
+	printSync(c.Stdout, res)
+	return nil
+}
+
+// printSync says what syncing one user did and lists the columns that changed.
+func printSync(w io.Writer, res *pull.UserSync) {
+	id := res.UserID
+	switch {
+	case res.Gone && res.Before != nil:
+		fmt.Fprintf(w, "%s: Clerk has no such user (404): deleted locally\n", id)
+	case res.Gone && res.Result.Action == clerksync.ActionDeleted:
+		fmt.Fprintf(w, "%s: Clerk has no such user (404) and it was not stored; a tombstone keeps a late webhook from adding it\n", id)
+	case res.Gone:
+		fmt.Fprintf(w, "%s: Clerk has no such user (404); it was deleted before\n", id)
+	case res.Result.Outcome == clerksync.OutcomeStale && res.After == nil:
+		fmt.Fprintf(w, "%s: the user was deleted; a tombstone keeps it deleted, nothing changed\n", id)
+	case res.Result.Outcome == clerksync.OutcomeStale:
+		fmt.Fprintf(w, "%s: the stored version is newer than Clerk's answer (a webhook got there first); nothing changed\n", id)
+	case res.Result.Action == clerksync.ActionUnchanged:
+		fmt.Fprintf(w, "%s: already up to date (%s)\n", id, name(res.After))
+		return
+	default:
+		fmt.Fprintf(w, "%s: %s from Clerk (%s)\n", id, res.Result.Action, name(res.After))
+	}
+	changes := pull.Diff(res.Before, res.After)
+	width := 0
+	for _, ch := range changes {
+		width = max(width, len(ch.Column))
+	}
+	for _, ch := range changes {
+		fmt.Fprintf(w, "  %-*s  %s → %s\n", width, ch.Column, show(ch.Before), show(ch.After))
+	}
+}
+
+func name(p *clerksync.Profile) string {
+	if p == nil {
+		return ""
+	}
+	if n := p.Name(); n != "" {
+		return n
+	}
+	if p.Email != "" {
+		return p.Email
+	}
+	return "no name"
+}
+
+// show quotes a value for the change list, with (none) for an empty one.
+func show(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	if r := []rune(v); len(r) > 80 {
+		v = string(r[:77]) + "…"
+	}
+	return strconv.Quote(v)
+}
