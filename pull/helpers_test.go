@@ -32,7 +32,7 @@ type harness struct {
 	Clock  *storetest.Clock
 	Fake   *clerkfake.Server
 	URL    string
-	Store  *sqlite.Store
+	Store  pullStore
 	Engine *engine.Engine
 	Syncer *pull.Syncer
 
@@ -40,17 +40,24 @@ type harness struct {
 	wrap func(w http.ResponseWriter, r *http.Request, next http.Handler)
 }
 
+// pullStore is a store with what pulling needs; both stores are one.
+type pullStore interface {
+	clerksync.Store
+	clerksync.SyncStore
+}
+
 type harnessConfig struct {
 	// retries is the client's MaxRetries (0: none at all).
 	retries int
-	dbPath  string
+	// open opens the store; a new SQLite file when nil.
+	open func(t *testing.T, now func() time.Time) pullStore
 }
 
 // newHarness starts a harness whose clock reads storetest.Epoch, with rate limits
 // off on both sides and no retries, and stops it when t ends.
 func newHarness(t *testing.T, opts ...func(*harnessConfig)) *harness {
 	t.Helper()
-	cfg := harnessConfig{retries: -1, dbPath: filepath.Join(t.TempDir(), "clerksync.db")}
+	cfg := harnessConfig{retries: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -69,11 +76,17 @@ func newHarness(t *testing.T, opts ...func(*harnessConfig)) *harness {
 	t.Cleanup(srv.Close)
 	h.URL = srv.URL + "/v1"
 
-	store, err := sqlite.Open(cfg.dbPath, sqlite.WithNow(h.Clock.Now))
-	if err != nil {
-		t.Fatal(err)
+	if cfg.open == nil {
+		cfg.open = func(t *testing.T, now func() time.Time) pullStore {
+			store, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"), sqlite.WithNow(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			return store
+		}
 	}
-	t.Cleanup(func() { store.Close() })
+	store := cfg.open(t, h.Clock.Now)
 	h.Store = store
 	h.Engine = engine.New(store, engine.Config{Logger: discard()})
 	t.Cleanup(func() { h.Engine.Close() })

@@ -310,8 +310,7 @@ func TestPoll_FailureKeepsCheckpoint(t *testing.T) {
 		t.Fatalf("failed poll's run = %+v", run)
 	}
 	// The next poll goes over it again and gets everything.
-	rep, err = h.Syncer.Poll(ctx, pull.PollOptions{FirstPage: 10, PageSize: 10})
-	if err != nil {
+	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{FirstPage: 10, PageSize: 10}); err != nil {
 		t.Fatal(err)
 	}
 	h.wantInSync(t)

@@ -3,6 +3,12 @@
 // guard keeps a newer webhook from being overwritten by an older read, and tombstones
 // keep a deleted user deleted.
 //
+// Syncer.SyncUser syncs one user (the Sync User Data button, clerksync sync);
+// Syncer.Backfill reads every user, page by page, and with prune deletes the local
+// users Clerk no longer has; Syncer.Poll applies the users changed since a checkpoint
+// kept in the database; Loop runs polls and reconciles on a schedule for serve, one
+// replica at a time. Runs are recorded through clerksync.SyncStore.
+//
 // Clerk has no event log or cursor API; a user Clerk deleted is visible only as an id
 // that GET /v1/users/{id} answers 404 for.
 package pull

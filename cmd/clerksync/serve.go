@@ -41,7 +41,7 @@ type ServeCommand struct {
 	serveErr chan error
 	closing  atomic.Bool
 
-	pull      pullSettings // polls and reconciles with the Clerk Backend API (serve_pull.go)
+	pull      pullSettings    // polls and reconciles with the Clerk Backend API (serve_pull.go)
 	retention retention       // prunes the event log (serve_retention.go)
 	profile   profileSettings // the profile page and its API (serve_profile.go)
 }
