@@ -186,8 +186,15 @@ func (s *Syncer) list(ctx context.Context, opts BackfillOptions, rep *BackfillRe
 	// the network, the decoding and the database overlap.
 	pages := make(chan page, 1)
 	fetchCtx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
-	go s.fetch(fetchCtx, opts.PageSize, pages, log)
+	fetched := make(chan struct{})
+	defer func() {
+		stopFetch()
+		<-fetched // the reader stops at once: its requests carry fetchCtx
+	}()
+	go func() {
+		defer close(fetched)
+		s.fetch(fetchCtx, opts.PageSize, pages, log)
+	}()
 
 	// A page being applied is committed even when ctx ends, so the counts are exact
 	// and the next run starts where this one stopped.
