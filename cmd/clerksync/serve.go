@@ -32,6 +32,8 @@ type ServeCommand struct {
 	queueSize       int
 	maxBatch        int
 	writers         int
+	debugAddr       string
+	stopDebug       func()
 
 	logger   *slog.Logger
 	store    clerksync.Store
@@ -67,6 +69,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.IntVar(&c.queueSize, "queue-size", 4096, "deliveries that may wait for the database before new ones get 503")
 	fs.IntVar(&c.maxBatch, "max-batch", 256, "most changes committed in one transaction")
 	fs.IntVar(&c.writers, "writers", 0, "transactions in flight at once (0: 1 on SQLite, 4 on PostgreSQL)")
+	fs.StringVar(&c.debugAddr, "debug-addr", c.Getenv("CLERKSYNC_DEBUG_ADDR"), "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (env CLERKSYNC_DEBUG_ADDR)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -201,6 +204,12 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	if c.stopDebug, err = startDebug(c.debugAddr, logger); err != nil {
+		_ = ln.Close()
+		c.engine.Close()
+		store.Close()
+		return err
+	}
 	c.serveErr = make(chan error, 1)
 	go func() {
 		if err := c.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -248,6 +257,9 @@ func (c *ServeCommand) Close() error {
 			_ = c.server.Close()
 		}
 		cancel()
+	}
+	if c.stopDebug != nil {
+		c.stopDebug()
 	}
 	if c.engine != nil {
 		if err := c.engine.Close(); err != nil {
