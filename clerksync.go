@@ -280,3 +280,18 @@ type Store interface {
 	// Close releases the store's connections.
 	Close() error
 }
+
+// PipelinedStore is a Store whose commits can be made durable after the fact. The
+// engine uses it to run the next batch's statements while the previous batch waits for
+// the disk, and to make several batches durable with one sync: it calls
+// ApplyCommitted, hands the batch to a syncer, and answers the batch's callers only
+// once Sync has returned.
+type PipelinedStore interface {
+	Store
+	// ApplyCommitted is Apply without waiting for durability: the changes are
+	// committed and visible, but a power cut may still lose them until Sync returns.
+	ApplyCommitted(ctx context.Context, changes []Change) ([]Result, error)
+	// Sync makes every batch ApplyCommitted has returned durable. An error means they
+	// may not be: the store refuses further work (code EUNAVAILABLE) until reopened.
+	Sync() error
+}

@@ -5,8 +5,10 @@ package clerksync
 //
 //   - Op is one of the four operations; a Replay has an EventID;
 //   - OpIgnore and OpDeadLetter have an EventID, since they exist only to be recorded;
-//   - OpUpsertUser has a UserID, a Profile with the same UserID, a Source, and the
-//     profile's CreatedAt and UpdatedAt set (UpdatedAt orders the versions of a user);
+//   - OpUpsertUser has a UserID, a Profile with the same UserID, a Source, the
+//     profile's CreatedAt and UpdatedAt set (UpdatedAt orders the versions of a user),
+//     and a Raw that is a JSON object as far as its first and last bytes show (the
+//     decoder that produces it validates it whole; stores do not parse it again);
 //   - OpDeleteUser has a UserID and a Source.
 //
 // Stores record a change that fails Validate as a dead letter (when it has an EventID)
@@ -29,6 +31,8 @@ func (c *Change) Validate() error {
 			return Errorf(EINVALID, "profile of %s has no updated_at", c.UserID)
 		case c.Profile.CreatedAt <= 0:
 			return Errorf(EINVALID, "profile of %s has no created_at", c.UserID)
+		case len(c.Profile.Raw) > 0 && !looksLikeObject(c.Profile.Raw):
+			return Errorf(EINVALID, "raw user object of %s is not a JSON object", c.UserID)
 		}
 		return c.validateSource()
 	case OpDeleteUser:
@@ -51,4 +55,18 @@ func (c *Change) validateSource() error {
 		return nil
 	}
 	return Errorf(EINVALID, "change for %s has unknown source %q", c.UserID, c.Source)
+}
+
+// looksLikeObject reports whether b, trimmed of JSON white space, starts with { and
+// ends with }.
+func looksLikeObject(b []byte) bool {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	i, j := 0, len(b)-1
+	for i <= j && isSpace(b[i]) {
+		i++
+	}
+	for j >= i && isSpace(b[j]) {
+		j--
+	}
+	return i < j && b[i] == '{' && b[j] == '}'
 }

@@ -85,7 +85,10 @@ func receive(args []string) error {
 		if _, err := db.Exec(naiveSchema); err != nil {
 			return err
 		}
-		exec = func(ctx context.Context, args ...any) error { _, err := db.ExecContext(ctx, naiveUpsert, args...); return err }
+		exec = func(ctx context.Context, args ...any) error {
+			_, err := db.ExecContext(ctx, naiveUpsert, args...)
+			return err
+		}
 	case "naive-postgres":
 		cfg, err := pgxpool.ParseConfig(*dbURL)
 		if err != nil {
@@ -98,7 +101,10 @@ func receive(args []string) error {
 		if _, err := pool.Exec(context.Background(), naiveSchema); err != nil {
 			return err
 		}
-		exec = func(ctx context.Context, args ...any) error { _, err := pool.Exec(ctx, naiveUpsert, args...); return err }
+		exec = func(ctx context.Context, args ...any) error {
+			_, err := pool.Exec(ctx, naiveUpsert, args...)
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown mode %q", *mode)
 	}
@@ -153,4 +159,3 @@ func receive(args []string) error {
 	}
 	return nil
 }
-

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clerksync/clerksync"
@@ -42,9 +43,12 @@ type Config struct {
 	ApplyTimeout time.Duration
 	// Logger receives batch failures. Default: slog.Default().
 	Logger *slog.Logger
-	// OnBatch, when set, is called after every batch with its size, how long Store.Apply
-	// took and its error; used for metrics.
+	// OnBatch, when set, is called after every batch with its size, how long it took
+	// to become durable and its error; used for metrics.
 	OnBatch func(changes int, took time.Duration, err error)
+	// OnApplied, when set, is called with every durable batch and its results; used to
+	// count changes by source and action.
+	OnApplied func(changes []clerksync.Change, results []clerksync.Result)
 }
 
 func (c *Config) setDefaults() {
@@ -82,6 +86,17 @@ type Engine struct {
 	cfg   Config
 	queue chan *request
 
+	// With a PipelinedStore, committed batches wait here for one sync that makes them
+	// all durable, while the writer goes on with the next batch.
+	pipelined clerksync.PipelinedStore
+	syncq     chan *committed
+	syncWG    sync.WaitGroup
+	// unsynced bounds how many committed batches may wait for durability. One batch
+	// committing while another syncs overlaps the two; letting more pile up would only
+	// make batches smaller, and every commit has a cost of its own.
+	unsynced chan struct{}
+	roomWait atomic.Bool // the writer waits for room in the pipeline (for tests)
+
 	mu     sync.RWMutex // guards closed against sends on a closed queue
 	closed bool
 	wg     sync.WaitGroup
@@ -91,11 +106,29 @@ type Engine struct {
 func New(store clerksync.Store, cfg Config) *Engine {
 	cfg.setDefaults()
 	e := &Engine{store: store, cfg: cfg, queue: make(chan *request, cfg.QueueSize)}
+	if p, ok := store.(clerksync.PipelinedStore); ok {
+		e.pipelined = p
+		e.syncq = make(chan *committed, pipelineDepth)
+		e.unsynced = make(chan struct{}, pipelineDepth)
+		e.syncWG.Add(1)
+		go e.syncer()
+	}
 	for i := 0; i < cfg.Writers; i++ {
 		e.wg.Add(1)
 		go e.writer()
 	}
 	return e
+}
+
+// pipelineDepth is how many committed batches may wait for a sync at once.
+const pipelineDepth = 2
+
+// committed is a batch committed but not yet durable, waiting for the syncer.
+type committed struct {
+	requests []*request
+	changes  []clerksync.Change
+	results  []clerksync.Result
+	start    time.Time
 }
 
 // Apply queues changes for the next batch and waits until they are committed. It
@@ -163,6 +196,10 @@ func (e *Engine) submit(ctx context.Context, changes []clerksync.Change, wait bo
 // QueueLen returns how many requests are waiting for a writer.
 func (e *Engine) QueueLen() int { return len(e.queue) }
 
+// SyncBacklog returns how many committed batches are waiting to be made durable (always
+// 0 unless the store is a PipelinedStore).
+func (e *Engine) SyncBacklog() int { return len(e.syncq) }
+
 // Close stops accepting changes, waits for every queued change to be applied and
 // stops the writers. It does not close the store.
 func (e *Engine) Close() error {
@@ -175,6 +212,10 @@ func (e *Engine) Close() error {
 	close(e.queue)
 	e.mu.Unlock()
 	e.wg.Wait()
+	if e.syncq != nil {
+		close(e.syncq)
+		e.syncWG.Wait()
+	}
 	return nil
 }
 
@@ -187,64 +228,140 @@ func (e *Engine) writer() {
 		flat  []clerksync.Change
 	)
 	for first := range e.queue {
-		batch = batch[:0]
 		n := 0
-		add := func(r *request) {
-			// A caller that gave up (its delivery was already answered 503, or it
-			// hung up) is not waited for: Svix retries it, so applying it now would
-			// only delay the callers still waiting.
-			if err := r.ctx.Err(); err != nil {
-				r.err = err
-				r.done <- struct{}{}
-				return
+		batch = e.add(batch[:0], &n, first)
+		if e.pipelined != nil {
+			if len(batch) == 0 {
+				continue
 			}
-			batch = append(batch, r)
-			n += len(r.changes)
-		}
-		add(first)
-	gather:
-		for n < e.cfg.MaxBatch {
-			select {
-			case r, ok := <-e.queue:
-				if !ok {
-					break gather
-				}
-				add(r)
-			default:
-				break gather
+			// Wait for room in the pipeline before taking more: while it is full,
+			// deliveries keep queuing and the next batch is the bigger for it.
+			e.roomWait.Store(true)
+			e.unsynced <- struct{}{}
+			e.roomWait.Store(false)
+			batch = e.gatherMore(batch, &n)
+			// The batch's slices now belong to the syncer; the next batch gets new ones.
+			flat := make([]clerksync.Change, 0, n)
+			for _, r := range batch {
+				flat = append(flat, r.changes...)
 			}
-		}
-		if len(batch) == 0 {
+			start := time.Now()
+			results, err := e.apply(flat, e.pipelined.ApplyCommitted)
+			if err != nil {
+				<-e.unsynced
+				e.finish(batch, flat, nil, start, err)
+			} else {
+				e.syncq <- &committed{requests: batch, changes: flat, results: results, start: start}
+			}
+			batch = nil
 			continue
 		}
 
+		batch = e.gatherMore(batch, &n)
+		if len(batch) == 0 {
+			continue
+		}
 		flat = flat[:0]
 		for _, r := range batch {
 			flat = append(flat, r.changes...)
 		}
-		results, err := e.apply(flat)
-		off := 0
-		for _, r := range batch {
-			if err != nil {
-				r.err = err
-			} else {
-				r.results = results[off : off+len(r.changes) : off+len(r.changes)]
-			}
-			off += len(r.changes)
-			r.done <- struct{}{}
-		}
+		start := time.Now()
+		results, err := e.apply(flat, e.store.Apply)
+		e.finish(batch, flat, results, start, err)
 		clear(flat) // drop references to bodies so pooled buffers are not pinned
 		clear(batch)
 	}
 }
 
-// apply runs one Store.Apply with the engine's timeout. The store checks that it
-// returned one result per change; a mismatch is a bug and fails the batch.
-func (e *Engine) apply(changes []clerksync.Change) ([]clerksync.Result, error) {
+// add appends r to batch, counting its changes in n, unless its caller gave up: a
+// caller whose delivery was already answered 503, or who hung up, is not waited for —
+// Svix retries it, so applying it now would only delay the callers still waiting.
+func (e *Engine) add(batch []*request, n *int, r *request) []*request {
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		r.done <- struct{}{}
+		return batch
+	}
+	*n += len(r.changes)
+	return append(batch, r)
+}
+
+// gatherMore adds to batch whatever is already queued, up to MaxBatch changes, without
+// waiting for more.
+func (e *Engine) gatherMore(batch []*request, n *int) []*request {
+	for *n < e.cfg.MaxBatch {
+		select {
+		case r, ok := <-e.queue:
+			if !ok {
+				return batch
+			}
+			batch = e.add(batch, n, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// syncer makes committed batches durable: one Sync for every batch committed since the
+// last one, then it answers their callers.
+func (e *Engine) syncer() {
+	defer e.syncWG.Done()
+	var pending []*committed
+	for c := range e.syncq {
+		pending = append(pending[:0], c)
+	drain:
+		for {
+			select {
+			case c, ok := <-e.syncq:
+				if !ok {
+					break drain
+				}
+				pending = append(pending, c)
+			default:
+				break drain
+			}
+		}
+		err := e.pipelined.Sync()
+		if err != nil {
+			err = fmt.Errorf("sync %d batches: %w", len(pending), err)
+			e.cfg.Logger.Error("making committed batches durable failed", "batches", len(pending), "error", err)
+		}
+		for _, c := range pending {
+			<-e.unsynced
+			e.finish(c.requests, c.changes, c.results, c.start, err)
+		}
+		clear(pending)
+	}
+}
+
+// finish answers the callers of a batch: each its own results, or everyone err.
+func (e *Engine) finish(batch []*request, changes []clerksync.Change, results []clerksync.Result, start time.Time, err error) {
+	if e.cfg.OnBatch != nil {
+		e.cfg.OnBatch(len(changes), time.Since(start), err)
+	}
+	if err == nil && e.cfg.OnApplied != nil {
+		e.cfg.OnApplied(changes, results)
+	}
+	off := 0
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		} else {
+			r.results = results[off : off+len(r.changes) : off+len(r.changes)]
+		}
+		off += len(r.changes)
+		r.done <- struct{}{}
+	}
+}
+
+// apply runs one apply function (Store.Apply or PipelinedStore.ApplyCommitted) with
+// the engine's timeout. A store that returns a result count other than one per change
+// has a bug, and the batch fails.
+func (e *Engine) apply(changes []clerksync.Change, fn func(context.Context, []clerksync.Change) ([]clerksync.Result, error)) ([]clerksync.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.ApplyTimeout)
 	defer cancel()
-	start := time.Now()
-	results, err := e.store.Apply(ctx, changes)
+	results, err := fn(ctx, changes)
 	if err == nil && len(results) != len(changes) {
 		err = fmt.Errorf("store returned %d results for %d changes", len(results), len(changes))
 	}
@@ -253,11 +370,6 @@ func (e *Engine) apply(changes []clerksync.Change) ([]clerksync.Result, error) {
 			err = &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "database did not answer in time", Err: err}
 		}
 		e.cfg.Logger.Warn("apply batch failed", "changes", len(changes), "error", err)
-	}
-	if e.cfg.OnBatch != nil {
-		e.cfg.OnBatch(len(changes), time.Since(start), err)
-	}
-	if err != nil {
 		return nil, fmt.Errorf("apply batch of %d: %w", len(changes), err)
 	}
 	return results, nil

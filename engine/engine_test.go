@@ -19,22 +19,26 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// gatedStore is a real SQLite store whose Apply can be held at its start, so a test
-// can decide what is queued while a batch is in flight, and can be made to fail.
+// gatedStore is a real SQLite store whose batches can be held at their start, so a
+// test can decide what is queued while a batch is in flight, and can be made to fail.
 type gatedStore struct {
-	clerksync.Store
+	*sqlite.Store
 
-	mu      sync.Mutex
-	gate    chan struct{} // when non-nil, Apply waits for it to close
-	entered chan struct{} // receives once per Apply call, before waiting
-	fail    error
-	sizes   []int
+	mu       sync.Mutex
+	gate     chan struct{} // when non-nil, a batch waits for it to close
+	entered  chan struct{} // receives once per batch, before waiting
+	fail     error         // fails every batch
+	syncFail error         // fails every Sync
+	syncGate chan struct{} // when non-nil, Sync waits for it to close
+	syncing  chan struct{} // receives once per Sync, before waiting
+	sizes    []int
+	syncs    int
 }
 
-func (g *gatedStore) Apply(ctx context.Context, changes []clerksync.Change) ([]clerksync.Result, error) {
+func (g *gatedStore) hold(n int) error {
 	g.mu.Lock()
 	gate, fail := g.gate, g.fail
-	g.sizes = append(g.sizes, len(changes))
+	g.sizes = append(g.sizes, n)
 	g.mu.Unlock()
 	select {
 	case g.entered <- struct{}{}:
@@ -43,10 +47,45 @@ func (g *gatedStore) Apply(ctx context.Context, changes []clerksync.Change) ([]c
 	if gate != nil {
 		<-gate
 	}
-	if fail != nil {
-		return nil, fail
+	return fail
+}
+
+func (g *gatedStore) Apply(ctx context.Context, changes []clerksync.Change) ([]clerksync.Result, error) {
+	if err := g.hold(len(changes)); err != nil {
+		return nil, err
 	}
 	return g.Store.Apply(ctx, changes)
+}
+
+func (g *gatedStore) ApplyCommitted(ctx context.Context, changes []clerksync.Change) ([]clerksync.Result, error) {
+	if err := g.hold(len(changes)); err != nil {
+		return nil, err
+	}
+	return g.Store.ApplyCommitted(ctx, changes)
+}
+
+func (g *gatedStore) Sync() error {
+	g.mu.Lock()
+	g.syncs++
+	fail, gate := g.syncFail, g.syncGate
+	g.mu.Unlock()
+	select {
+	case g.syncing <- struct{}{}:
+	default:
+	}
+	if gate != nil {
+		<-gate
+	}
+	if fail != nil {
+		return fail
+	}
+	return g.Store.Sync()
+}
+
+func (g *gatedStore) set(f func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f()
 }
 
 func (g *gatedStore) batchSizes() []int {
@@ -55,24 +94,55 @@ func (g *gatedStore) batchSizes() []int {
 	return append([]int(nil), g.sizes...)
 }
 
-func openGated(t *testing.T) *gatedStore {
+// plainStore hides the pipelining of the store it wraps: the engine sees a plain
+// clerksync.Store and applies each batch with Apply.
+type plainStore struct{ clerksync.Store }
+
+// mode is how the engine drives the store: batch by batch with Apply, or pipelined
+// with ApplyCommitted and Sync.
+type mode struct {
+	name      string
+	pipelined bool
+}
+
+var modes = []mode{{"Apply", false}, {"Pipelined", true}}
+
+// forEachMode runs test once per mode.
+func forEachMode(t *testing.T, test func(t *testing.T, m mode)) {
+	t.Helper()
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, m)
+		})
+	}
+}
+
+// openGated opens a gated store on a fresh SQLite file, and the store the engine
+// should be given for mode m.
+func openGated(t *testing.T, m mode) (*gatedStore, clerksync.Store) {
 	t.Helper()
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "engine.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &gatedStore{Store: s, entered: make(chan struct{}, 1)}
+	g := &gatedStore{Store: s, entered: make(chan struct{}, 1), syncing: make(chan struct{}, 1)}
+	if m.pipelined {
+		return g, g
+	}
+	return g, plainStore{g}
 }
 
 func upsert(i int) clerksync.Change {
 	return storetest.Upsert(fmt.Sprintf("msg_%d", i), storetest.NewProfile(fmt.Sprintf("user_%03d", i), 1_700_000_000_000+int64(i)))
 }
 
-func TestEngine_LoneChangeCommitsAtOnce(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
-	e := engine.New(g, engine.Config{})
+func TestEngine_LoneChangeCommitsAtOnce(t *testing.T) { forEachMode(t, testLoneChangeCommitsAtOnce) }
+
+func testLoneChangeCommitsAtOnce(t *testing.T, m mode) {
+	g, s := openGated(t, m)
+	e := engine.New(s, engine.Config{})
 	defer e.Close()
 
 	res, err := e.Apply(context.Background(), upsert(1))
@@ -89,11 +159,12 @@ func TestEngine_LoneChangeCommitsAtOnce(t *testing.T) {
 
 // While one batch is in flight, everything queued behind it goes into the next single
 // transaction, and each caller gets its own result.
-func TestEngine_GroupsQueuedChanges(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
+func TestEngine_GroupsQueuedChanges(t *testing.T) { forEachMode(t, testGroupsQueuedChanges) }
+
+func testGroupsQueuedChanges(t *testing.T, m mode) {
+	g, s := openGated(t, m)
 	g.gate = make(chan struct{})
-	e := engine.New(g, engine.Config{MaxBatch: 64})
+	e := engine.New(s, engine.Config{MaxBatch: 64})
 	defer e.Close()
 
 	var wg sync.WaitGroup
@@ -143,11 +214,12 @@ func TestEngine_GroupsQueuedChanges(t *testing.T) {
 	}
 }
 
-func TestEngine_FullQueueIsOverloaded(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
+func TestEngine_FullQueueIsOverloaded(t *testing.T) { forEachMode(t, testFullQueueIsOverloaded) }
+
+func testFullQueueIsOverloaded(t *testing.T, m mode) {
+	g, s := openGated(t, m)
 	g.gate = make(chan struct{})
-	e := engine.New(g, engine.Config{QueueSize: 2})
+	e := engine.New(s, engine.Config{QueueSize: 2})
 	defer e.Close()
 
 	var wg sync.WaitGroup
@@ -182,10 +254,13 @@ func TestEngine_FullQueueIsOverloaded(t *testing.T) {
 }
 
 func TestEngine_StoreFailureFailsTheBatchOnly(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
+	forEachMode(t, testStoreFailureFailsTheBatchOnly)
+}
+
+func testStoreFailureFailsTheBatchOnly(t *testing.T, m mode) {
+	g, s := openGated(t, m)
 	g.fail = &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "database down"}
-	e := engine.New(g, engine.Config{})
+	e := engine.New(s, engine.Config{})
 	defer e.Close()
 
 	_, err := e.Apply(context.Background(), upsert(1))
@@ -197,9 +272,7 @@ func TestEngine_StoreFailureFailsTheBatchOnly(t *testing.T) {
 	}
 
 	// The database is back: the next delivery applies.
-	g.mu.Lock()
-	g.fail = nil
-	g.mu.Unlock()
+	g.set(func() { g.fail = nil })
 	if _, err := e.Apply(context.Background(), upsert(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -207,10 +280,13 @@ func TestEngine_StoreFailureFailsTheBatchOnly(t *testing.T) {
 
 // A change the store cannot apply is dead-lettered; its batch-mates are applied.
 func TestEngine_PoisonChangeDoesNotFailBatchMates(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
+	forEachMode(t, testPoisonChangeDoesNotFailBatchMates)
+}
+
+func testPoisonChangeDoesNotFailBatchMates(t *testing.T, m mode) {
+	g, s := openGated(t, m)
 	g.gate = make(chan struct{})
-	e := engine.New(g, engine.Config{})
+	e := engine.New(s, engine.Config{})
 	defer e.Close()
 
 	poison := upsert(99)
@@ -251,11 +327,12 @@ func TestEngine_PoisonChangeDoesNotFailBatchMates(t *testing.T) {
 	}
 }
 
-func TestEngine_CloseDrainsQueue(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
+func TestEngine_CloseDrainsQueue(t *testing.T) { forEachMode(t, testCloseDrainsQueue) }
+
+func testCloseDrainsQueue(t *testing.T, m mode) {
+	g, s := openGated(t, m)
 	g.gate = make(chan struct{})
-	e := engine.New(g, engine.Config{})
+	e := engine.New(s, engine.Config{})
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 5)
@@ -298,9 +375,12 @@ func TestEngine_CloseDrainsQueue(t *testing.T) {
 // Concurrent callers through the engine end in the in-order state, as the store's own
 // property test demands of direct callers.
 func TestEngine_ConcurrentDeliveriesConverge(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
-	e := engine.New(g, engine.Config{MaxBatch: 16})
+	forEachMode(t, testConcurrentDeliveriesConverge)
+}
+
+func testConcurrentDeliveriesConverge(t *testing.T, m mode) {
+	g, s := openGated(t, m)
+	e := engine.New(s, engine.Config{MaxBatch: 16})
 	defer e.Close()
 
 	const users, versions = 20, 5
@@ -333,11 +413,12 @@ func TestEngine_ConcurrentDeliveriesConverge(t *testing.T) {
 
 // A delivery whose caller gave up while it waited (answered 503 on its deadline) is
 // not applied: Svix retries it, and the writer's time goes to callers still waiting.
-func TestEngine_SkipsAbandonedRequests(t *testing.T) {
-	t.Parallel()
-	g := openGated(t)
+func TestEngine_SkipsAbandonedRequests(t *testing.T) { forEachMode(t, testSkipsAbandonedRequests) }
+
+func testSkipsAbandonedRequests(t *testing.T, m mode) {
+	g, s := openGated(t, m)
 	g.gate = make(chan struct{})
-	e := engine.New(g, engine.Config{})
+	e := engine.New(s, engine.Config{})
 	defer e.Close()
 
 	var wg sync.WaitGroup
@@ -373,5 +454,70 @@ func TestEngine_SkipsAbandonedRequests(t *testing.T) {
 	}
 	if got := g.batchSizes(); len(got) != 2 || got[0] != 1 || got[1] != 1 {
 		t.Fatalf("batches = %v, want [1 1]", got)
+	}
+}
+
+// With a pipelined store the writer commits the next batch while a sync is under way;
+// once two batches wait for durability it stops taking work, so what queues meanwhile
+// becomes one bigger batch.
+func TestEngine_PipelinedOverlapsSyncAndCommit(t *testing.T) {
+	t.Parallel()
+	g, s := openGated(t, mode{pipelined: true})
+	g.syncGate = make(chan struct{})
+	e := engine.New(s, engine.Config{})
+	defer e.Close()
+
+	var wg sync.WaitGroup
+	results := make([]clerksync.Result, 4)
+	apply := func(i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := e.Apply(context.Background(), upsert(i))
+			if err != nil {
+				t.Errorf("change %d: %v", i, err)
+				return
+			}
+			results[i] = res[0]
+		}()
+	}
+	apply(0)
+	<-g.syncing // batch 0 is committed; its sync is held
+	apply(1)
+	for e.SyncBacklog() < 1 {
+		time.Sleep(time.Millisecond) // batch 1 commits while batch 0 waits for its sync
+	}
+	// The pipeline is full: the writer takes 2 and waits for room, 3 waits in the queue.
+	apply(2)
+	for !e.WaitingForRoom() {
+		time.Sleep(time.Millisecond)
+	}
+	apply(3)
+	for e.QueueLen() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	close(g.syncGate)
+	wg.Wait()
+	for i, r := range results {
+		if r.Outcome != clerksync.OutcomeApplied {
+			t.Fatalf("change %d: %+v, want applied", i, r)
+		}
+	}
+	if got := g.batchSizes(); len(got) != 3 || got[0] != 1 || got[1] != 1 || got[2] != 2 {
+		t.Fatalf("batches = %v, want [1 1 2]", got)
+	}
+}
+
+// A failed sync fails every batch waiting for it: nothing is acknowledged that the disk
+// did not confirm.
+func TestEngine_PipelinedSyncFailureFailsWaitingBatches(t *testing.T) {
+	t.Parallel()
+	g, s := openGated(t, mode{pipelined: true})
+	g.syncFail = &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "disk said no"}
+	e := engine.New(s, engine.Config{})
+	defer e.Close()
+	_, err := e.Apply(context.Background(), upsert(1))
+	if clerksync.ErrorCode(err) != clerksync.EUNAVAILABLE {
+		t.Fatalf("Apply with a failing sync = %v, want code %s", err, clerksync.EUNAVAILABLE)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/clerksync/clerksync"
 )
 
 // Metrics holds every collector clerksync updates. Create one per process with New.
@@ -95,6 +97,17 @@ func (m *Metrics) ObserveBatch(changes int, took time.Duration, err error) {
 	m.BatchDuration.Observe(took.Seconds())
 	if err != nil {
 		m.BatchErrors.Inc()
+	}
+}
+
+// ObserveApplied counts the applied changes of a durable batch by source and action,
+// whichever way they came (webhooks, polls, the sync button); it fits
+// engine.Config.OnApplied.
+func (m *Metrics) ObserveApplied(changes []clerksync.Change, results []clerksync.Result) {
+	for i, r := range results {
+		if r.Outcome == clerksync.OutcomeApplied && i < len(changes) {
+			m.Changes.WithLabelValues(string(changes[i].Source), r.Action.String()).Inc()
+		}
 	}
 }
 

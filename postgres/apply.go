@@ -143,7 +143,7 @@ gone AS (
 ),
 redacted AS (
     UPDATE clerksync_events SET body = NULL, redacted = true
-    WHERE user_id = $3::text AND NOT redacted AND svix_id <> $1::text
+    WHERE user_id = $3::text AND body IS NOT NULL AND svix_id <> $1::text
         AND (SELECT outcome FROM plan) = 'applied'
 ),` + sqlRecordNoError + `
 SELECT outcome, action,

@@ -1,8 +1,10 @@
 // Package sqlite is clerksync's embedded store: one SQLite file, through the pure-Go
 // driver modernc.org/sqlite, for a service that runs as a single process.
 //
-// The file is durable: write-ahead logging with synchronous=FULL, so a committed batch
-// survives a power cut. All writes go through one connection (SQLite has one writer)
+// The file is durable: write-ahead logging, and Apply returns only after the WAL holding
+// its batch is fsynced, so an applied batch survives a power cut. The fsync happens
+// after the write lock is released (see walSyncer), so the next batch runs while this
+// one waits for the disk. All writes go through one connection (SQLite has one writer)
 // with BEGIN IMMEDIATE, so a batch never fails half-way on a lock upgrade; reads use a
 // pool of read-only connections of their own, which WAL lets run beside the writer
 // without waiting for it. Open creates the file when needed and applies the
@@ -30,7 +32,7 @@ import (
 	"github.com/clerksync/clerksync/migrations"
 )
 
-var _ clerksync.Store = (*Store)(nil)
+var _ clerksync.PipelinedStore = (*Store)(nil)
 
 // DefaultBusyTimeout is how long a statement waits by default for a lock held by
 // another process (a clerksync command run beside the server) before it fails as
@@ -64,6 +66,9 @@ type Store struct {
 
 	mu     sync.Mutex // serializes batches on the write connection
 	stmts  writeStmts
+	ckpt   *checkpointer
+	failed atomic.Value // the error that left the store failed (see Sync)
+	wal    *walSyncer   // makes each commit durable (see walSyncer)
 	closed atomic.Bool
 }
 
@@ -88,13 +93,21 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 	// Every connection sets busy_timeout first, so that nothing fails at once on a lock
 	// held by another process. journal_mode=WAL is a property of the file; synchronous
-	// is per connection and only matters on the writer, where FULL makes every commit
-	// durable. _txlock=immediate makes BeginTx take the write lock up front.
+	// is per connection: NORMAL on the writer, whose commits Apply makes durable with an
+	// fsync of its own outside the write lock (walSyncer). _txlock=immediate makes
+	// BeginTx take the write lock up front.
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", s.busyTimeout.Milliseconds())
-	// page_size applies when the file is created: 8 KiB pages hold a whole ~4 KB user
-	// row (its raw JSON) without an overflow page, so a change writes fewer pages.
-	w, err := sql.Open("sqlite", path+"?"+busy+"&_pragma=page_size(8192)"+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=cache_size(-32000)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+	if err := initFile(path, busy); err != nil {
+		return nil, unavailable("create "+path, err)
+	}
+	// wal_autocheckpoint(0): the writer never checkpoints; a background checkpointer
+	// does, on a connection of its own, so that commits carry only their WAL append
+	// and fsync (see checkpointer). journal_size_limit bounds the WAL file kept after
+	// a checkpoint resets it.
+	w, err := sql.Open("sqlite", path+"?"+busy+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"+
+		"&_pragma=cache_size(-32000)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)"+
+		"&_pragma=journal_size_limit(67108864)&_txlock=immediate")
 	if err != nil {
 		return nil, unavailable("open "+path, err)
 	}
@@ -124,6 +137,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, unavailable("prepare statements", err)
 	}
+	if s.ckpt, err = startCheckpointer(path, busy, s.log); err != nil {
+		s.Close()
+		return nil, unavailable("open "+path, err)
+	}
+	if s.wal, err = openWALSyncer(path); err != nil {
+		s.Close()
+		return nil, unavailable("open "+path, err)
+	}
 	current, _, err := migrations.Version(ctx, w, migrations.SQLite)
 	if err != nil {
 		s.Close()
@@ -144,6 +165,12 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.stmts.close()
+	if s.ckpt != nil {
+		err = errors.Join(err, s.ckpt.close())
+	}
+	if s.wal != nil {
+		err = errors.Join(err, s.wal.close())
+	}
 	if s.r != nil {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -165,6 +192,10 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) checkOpen() error {
 	if s.closed.Load() {
 		return &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "sqlite: the store is closed"}
+	}
+	if err, _ := s.failed.Load().(error); err != nil {
+		return &clerksync.Error{Code: clerksync.EUNAVAILABLE, Message: "sqlite: an earlier write could not be made durable", Err: err,
+			Hint: "check the disk, then restart clerksync"}
 	}
 	return nil
 }
@@ -210,4 +241,28 @@ func refusedChange(err error) bool {
 		return true
 	}
 	return false
+}
+
+// filePageSize is the page size of the files clerksync creates: 8 KiB pages hold a whole
+// ~4 KB user row (its raw JSON) without an overflow page, so a change writes fewer
+// pages to the WAL.
+const filePageSize = 8192
+
+// initFile gives a new database file clerksync's page size and WAL mode. The page size
+// must be set before anything materialises the file's first page, which switching to
+// WAL does, so it cannot be one of the pool's connection settings (the driver applies
+// those in alphabetical order). On an existing file it changes nothing.
+func initFile(path, busy string) error {
+	db, err := sql.Open("sqlite", path+"?"+busy)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", filePageSize)); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "PRAGMA journal_mode = WAL")
+	return err
 }

@@ -3,8 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/storetest"
 )
 
 // TestPragmas checks the settings durability rests on, on the connections the store
@@ -31,7 +36,12 @@ func TestPragmas(t *testing.T) {
 		want string
 	}{
 		{"journal_mode", s.w, "wal"},
-		{"synchronous", s.w, "2"}, // FULL
+		// NORMAL: Apply fsyncs the WAL itself, outside the write lock (walSyncer).
+		{"synchronous", s.w, "1"},
+		// The writer never checkpoints; the checkpointer does, syncing fully.
+		{"wal_autocheckpoint", s.w, "0"},
+		{"page_size", s.w, "8192"},
+		{"synchronous", s.ckpt.db, "2"},
 		{"foreign_keys", s.w, "1"},
 		{"busy_timeout", s.w, "5000"},
 		{"journal_mode", s.r, "wal"},
@@ -44,5 +54,36 @@ func TestPragmas(t *testing.T) {
 	}
 	if got, want := s.w.Stats().MaxOpenConnections, 1; got != want {
 		t.Errorf("writer pool allows %d connections, want %d", got, want)
+	}
+}
+
+// The WAL file Apply fsyncs is the one SQLite writes, and stays so after batches.
+func TestWALSyncerHoldsTheLiveWAL(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3 {
+		p := storetest.NewProfile(fmt.Sprintf("user_%d", i), 1_700_000_000_000)
+		if _, err := s.Apply(context.Background(), []clerksync.Change{storetest.Upsert(fmt.Sprintf("msg_%d", i), p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := s.wal.f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(held, current) {
+		t.Fatal("the store fsyncs a file that is not the database's WAL")
+	}
+	if held.Size() == 0 {
+		t.Fatal("the WAL is empty after three batches: commits did not go through it")
 	}
 }

@@ -49,6 +49,11 @@ type Server struct {
 	Verifier *svixsig.Verifier
 	// Decode says how webhook bodies are decoded (private metadata opt-in).
 	Decode clerkdecode.Options
+	// KeepEventBodies keeps the body of every delivery in the event log. Off, only
+	// dead letters keep theirs (they wait for replay): the user's data is in profiles
+	// already, and not writing a second ~4 KB copy per delivery roughly halves what
+	// each delivery writes.
+	KeepEventBodies bool
 	// MaxBodyBytes caps a webhook body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
 	// Metrics, when set, is updated and served at /metrics.

@@ -83,6 +83,9 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ch := clerkdecode.ChangeFromEvent(msg.ID, body, s.Decode)
+	if !s.KeepEventBodies && ch.Op != clerksync.OpDeadLetter {
+		ch.Body = nil
+	}
 	s.logReceived(&ch)
 
 	ctx, cancel := context.WithTimeout(r.Context(), deliveryTimeout)

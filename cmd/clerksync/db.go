@@ -33,8 +33,10 @@ func openStore(ctx context.Context, d DB, c *commonFlags, logger *slog.Logger) (
 	return nil, fmt.Errorf("unsupported database kind %q", d.Kind)
 }
 
-// defaultWriters is how many transactions the engine keeps in flight: SQLite has a
-// single writer; on PostgreSQL several overlap their network round trips.
+// defaultWriters is how many batches the engine applies at once. On PostgreSQL several
+// overlap their network round trips. SQLite runs one transaction at a time; its batches
+// still overlap, because the engine runs the next batch while the last one waits for
+// its fsync (clerksync.PipelinedStore).
 func defaultWriters(d DB) int {
 	if d.Kind == "postgres" {
 		return 4

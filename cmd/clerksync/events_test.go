@@ -49,7 +49,8 @@ type eventLog struct {
 
 func mustSeedEventLog(tb testing.TB) *eventLog {
 	tb.Helper()
-	s := MustRunServe(tb, nil)
+	// Every body is kept, so that show and replay have something to show and replay.
+	s := MustRunServe(tb, nil, "--event-bodies", "all")
 	v1 := time.UnixMilli(1_700_000_001_000)
 	wantAnswer(tb, s.send(tb, "msg_01", "user.created", user(adaID, "Ada", v1)), 200, "applied", "created")
 	wantAnswer(tb, s.send(tb, "msg_02", "user.updated", user(adaID, "Augusta", v1.Add(time.Minute))), 200, "applied", "updated")
@@ -620,5 +621,30 @@ func TestEvents_UsageErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Fatalf("events created the database it did not find (stat: %v)", err)
+	}
+}
+
+// By default only dead letters keep their body: the user's data is in profiles already.
+func TestEvents_BodiesKeptForDeadLettersOnly(t *testing.T) {
+	t.Parallel()
+	s := MustRunServe(t, nil)
+	wantAnswer(t, s.send(t, "msg_kept_1", "user.created", user(adaID, "Ada", time.UnixMilli(1_700_000_001_000))), 200, "applied", "created")
+	bad := []byte(`{"type":"user.updated","data":{"id":42}}`)
+	if a := deliver(t, s.URL, "/api/webhooks/clerk", testSecret, "msg_kept_2", time.Now(), bad); a.Body["outcome"] != "dead_letter" {
+		t.Fatalf("undecodable delivery answered %v", a.Body)
+	}
+	applied, err := s.store.Event(context.Background(), "msg_kept_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied.Body) != 0 || applied.Redacted {
+		t.Fatalf("applied event kept a body of %d bytes (redacted %v), want none", len(applied.Body), applied.Redacted)
+	}
+	dead, err := s.store.Event(context.Background(), "msg_kept_2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(dead.Body) != string(bad) {
+		t.Fatalf("dead letter body = %q, want the body as received", dead.Body)
 	}
 }

@@ -312,7 +312,9 @@ func TestReplicas_ConvergeOnPostgres(t *testing.T) {
 	replicas := startReplicas(t, bin, n,
 		"CLERK_WEBHOOK_SECRET="+testSecret,
 		"DATABASE_URL="+pgTestURL(),
-		"DATABASE_SCHEMA="+schema)
+		"DATABASE_SCHEMA="+schema,
+		// Every body kept, so that the redaction of deleted users' bodies is checked too.
+		"CLERKSYNC_EVENT_BODIES=all")
 
 	// Each event goes to one random replica; about a third go to two replicas at the
 	// same moment, as Svix's retry of a delivery it believes lost may race the original.

@@ -33,6 +33,7 @@ type ServeCommand struct {
 	maxBatch        int
 	writers         int
 	debugAddr       string
+	eventBodies     string
 	stopDebug       func()
 
 	logger   *slog.Logger
@@ -68,7 +69,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight deliveries may take to finish on SIGTERM")
 	fs.IntVar(&c.queueSize, "queue-size", 4096, "deliveries that may wait for the database before new ones get 503")
 	fs.IntVar(&c.maxBatch, "max-batch", 256, "most changes committed in one transaction")
-	fs.IntVar(&c.writers, "writers", 0, "transactions in flight at once (0: 1 on SQLite, 4 on PostgreSQL)")
+	fs.IntVar(&c.writers, "writers", 0, "batches applied at once (0: 1 on SQLite, 4 on PostgreSQL)")
+	fs.StringVar(&c.eventBodies, "event-bodies", envOr(c.Getenv, "CLERKSYNC_EVENT_BODIES", "dead-letters"),
+		"which deliveries keep their body in the event log: dead-letters (for replay) or all (for inspection with events show) (env CLERKSYNC_EVENT_BODIES)")
 	fs.StringVar(&c.debugAddr, "debug-addr", c.Getenv("CLERKSYNC_DEBUG_ADDR"), "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (env CLERKSYNC_DEBUG_ADDR)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -88,6 +91,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	}
 	if c.maxBody < 1024 {
 		return usagef("--max-body-bytes %d is too small: Clerk's events are a few KB; use at least 65536", c.maxBody)
+	}
+	if c.eventBodies != "dead-letters" && c.eventBodies != "all" {
+		return usagef("--event-bodies %q: use dead-letters (the default) or all", c.eventBodies)
 	}
 	if c.queueSize < 1 || c.maxBatch < 1 || c.writers < 0 {
 		return usagef("--queue-size and --max-batch must be at least 1, --writers at least 0")
@@ -161,14 +167,16 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	if writers == 0 {
 		writers = defaultWriters(db)
 	}
-	c.engine = engine.New(countChanges(store, m), engine.Config{
+	c.engine = engine.New(store, engine.Config{
 		Writers:   writers,
 		MaxBatch:  c.maxBatch,
 		QueueSize: c.queueSize,
 		Logger:    logger,
 		OnBatch:   m.ObserveBatch,
+		OnApplied: m.ObserveApplied,
 	})
 	m.GaugeFunc("clerksync_queue_depth", "Deliveries waiting for a database writer.", func() float64 { return float64(c.engine.QueueLen()) })
+	m.GaugeFunc("clerksync_sync_backlog", "Committed batches waiting to be made durable (SQLite).", func() float64 { return float64(c.engine.SyncBacklog()) })
 
 	profile, err := c.profile.config(logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, splitSecrets(c.secrets))
 	if err != nil {
@@ -177,15 +185,16 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		return err
 	}
 	srv := &web.Server{
-		Store:        store,
-		Engine:       c.engine,
-		Verifier:     verifier,
-		Decode:       clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate},
-		MaxBodyBytes: c.maxBody,
-		Metrics:      m,
-		Logger:       logger,
-		Ready:        func() bool { return !c.closing.Load() },
-		Profile:      profile,
+		Store:           store,
+		Engine:          c.engine,
+		Verifier:        verifier,
+		Decode:          clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate},
+		MaxBodyBytes:    c.maxBody,
+		KeepEventBodies: c.eventBodies == "all",
+		Metrics:         m,
+		Logger:          logger,
+		Ready:           func() bool { return !c.closing.Load() },
+		Profile:         profile,
 	}
 	ln, err := c.listen(ctx)
 	if err != nil {

@@ -168,32 +168,3 @@ func leaseHolder() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// changeCounter is a Store whose applied changes are counted by source and action in
-// clerksync_changes_total, whichever way they came (webhooks, polls, the sync
-// button): the engine calls Apply, and only a committed batch is counted.
-type changeCounter struct {
-	clerksync.Store
-	m *metrics.Metrics
-}
-
-// countChanges returns store with its applied changes counted in m.
-func countChanges(store clerksync.Store, m *metrics.Metrics) clerksync.Store {
-	if m == nil {
-		return store
-	}
-	return changeCounter{Store: store, m: m}
-}
-
-// Apply applies changes and counts those applied.
-func (c changeCounter) Apply(ctx context.Context, changes []clerksync.Change) ([]clerksync.Result, error) {
-	results, err := c.Store.Apply(ctx, changes)
-	if err != nil {
-		return results, err
-	}
-	for i, r := range results {
-		if r.Outcome == clerksync.OutcomeApplied && i < len(changes) {
-			c.m.Changes.WithLabelValues(string(changes[i].Source), r.Action.String()).Inc()
-		}
-	}
-	return results, nil
-}
