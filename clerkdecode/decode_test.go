@@ -403,3 +403,37 @@ func clonedProfiles(ps []*clerksync.Profile) []*clerksync.Profile {
 	}
 	return out
 }
+
+func TestSplitArray(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"Empty", `[]`, nil, false},
+		{"Objects", ` [ {"id":"a","x":[1,{"y":"]"}]} , {"id":"b"} ] `, []string{`{"id":"a","x":[1,{"y":"]"}]}`, `{"id":"b"}`}, false},
+		{"Mixed", `[1,"s",null,{}]`, []string{`1`, `"s"`, `null`, `{}`}, false},
+		{"Null", `null`, nil, true},
+		{"Object", `{"a":1}`, nil, true},
+		{"Truncated", `[{"id":"a"},`, nil, true},
+		{"Trailing", `[{}] x`, nil, true},
+		{"BadElement", `[{"id":}]`, nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := clerkdecode.SplitArray([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("SplitArray(%s) error = %v, want error %v", tt.in, err, tt.wantErr)
+			}
+			var gotS []string
+			for _, g := range got {
+				gotS = append(gotS, string(g))
+			}
+			if diff := cmp.Diff(tt.want, gotS); diff != "" {
+				t.Fatalf("SplitArray(%s) (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}

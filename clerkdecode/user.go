@@ -419,3 +419,37 @@ func cutSpansIf(b []byte, cuts []span) []byte {
 	}
 	return cutSpans(b, cuts)
 }
+
+// SplitArray returns the elements of a JSON array as sub-slices of arr, without
+// decoding or copying them, so that a caller can decode each on its own (the users of
+// a page of GET /v1/users, where one user in an unexpected shape must not hold up the
+// others). It validates the whole array and returns a *DecodeError when arr is not one.
+func SplitArray(arr []byte) ([][]byte, error) {
+	d := dec{b: arr}
+	null, err := d.openArray()
+	if err != nil {
+		return nil, err
+	}
+	if null {
+		return nil, &DecodeError{Offset: 0, Reason: "want an array, got null"}
+	}
+	var out [][]byte
+	for n := 0; ; n++ {
+		more, err := d.elem(n)
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			break
+		}
+		s, _, err := d.raw(1)
+		if err != nil {
+			return nil, within(err, index(n))
+		}
+		out = append(out, arr[s.start:s.end:s.end])
+	}
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

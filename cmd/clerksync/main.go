@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -24,8 +25,34 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := NewMain()
+	stopProfile := startCPUProfile(m)
 	err := m.Run(ctx, os.Args[1:])
+	stopProfile()
 	os.Exit(m.exitCode(err))
+}
+
+// startCPUProfile writes a CPU profile of the whole run to the file named by
+// CLERKSYNC_CPU_PROFILE, for `go tool pprof`: how to see where a backfill or a loaded
+// server spends its time. It returns the function that finishes the profile.
+func startCPUProfile(m *Main) func() {
+	path := m.Getenv("CLERKSYNC_CPU_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(m.Stderr, "clerksync: CLERKSYNC_CPU_PROFILE:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(m.Stderr, "clerksync: CLERKSYNC_CPU_PROFILE:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // Main is the program: its output streams and environment, so tests can run it whole.
