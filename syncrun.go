@@ -122,6 +122,10 @@ type SyncStore interface {
 	Run(ctx context.Context, id int64) (*SyncRun, error)
 	// Runs lists runs newest first.
 	Runs(ctx context.Context, f RunFilter) ([]SyncRun, error)
+	// PruneRuns deletes the records of runs that finished before t and returns how
+	// many. The latest successful run of each kind is kept whatever its age: the
+	// schedule of reconciles counts from it.
+	PruneRuns(ctx context.Context, before time.Time) (int, error)
 
 	// Checkpoint returns the value stored under key, or an error with code ENOTFOUND.
 	Checkpoint(ctx context.Context, key string) (string, error)

@@ -124,7 +124,14 @@ func (s *Store) setUp(ctx context.Context) error {
 			Err:     err,
 		}
 	}
-	if s.schema != DefaultSchema {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", s.schema).Scan(&exists); err != nil {
+		return classify("look up schema "+s.schema, err)
+	}
+	// CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the database even when
+	// the schema exists, which a role given only its own schema does not have: create
+	// it only when it is missing.
+	if s.schema != DefaultSchema && !exists {
 		// Replicas starting together would race on CREATE SCHEMA IF NOT EXISTS, which is
 		// not safe against concurrent creation; an advisory lock makes them take turns.
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -228,3 +228,18 @@ func (s *Store) ProfileIDs(ctx context.Context, after string, createdBefore int6
 	}
 	return ids, nil
 }
+
+// PruneRuns deletes the records of runs finished before t, but the latest successful
+// run of each kind.
+func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM clerksync_sync_runs
+WHERE status <> 'running' AND finished_at < $1
+    AND id NOT IN (SELECT max(id) FROM clerksync_sync_runs WHERE status = 'succeeded' GROUP BY kind)`, before)
+	if err != nil {
+		return 0, classify("prune runs", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

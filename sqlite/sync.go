@@ -245,3 +245,28 @@ func (s *Store) ProfileIDs(ctx context.Context, after string, createdBefore int6
 	}
 	return out, nil
 }
+
+// PruneRuns deletes the records of runs finished before t, but the latest successful
+// run of each kind.
+func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.w.ExecContext(ctx, `DELETE FROM clerksync_sync_runs
+WHERE status <> 'running' AND finished_at < ?
+    AND id NOT IN (SELECT max(id) FROM clerksync_sync_runs WHERE status = 'succeeded' GROUP BY kind)`,
+		before.UnixMilli())
+	if err != nil {
+		return 0, unavailable("prune runs", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, unavailable("prune runs", err)
+	}
+	if err := s.wal.sync(); err != nil {
+		return 0, unavailable("prune runs", err)
+	}
+	return int(n), nil
+}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"Ping", testPing},
 		{"Converge", testConverge},
 		{"SyncRuns", testSyncRuns},
+		{"PruneRuns", testPruneRuns},
 		{"Checkpoint", testCheckpoint},
 		{"Lease", testLease},
 		{"LeaseRace", testLeaseRace},

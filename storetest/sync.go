@@ -266,3 +266,53 @@ func testProfileIDs(t *testing.T, open Opener) {
 		})
 	}
 }
+
+func testPruneRuns(t *testing.T, open Opener) {
+	ctx := context.Background()
+	clock := NewClock(Epoch)
+	s := mustSyncStore(t, open(t, clock.Now))
+
+	finish := func(kind clerksync.RunKind, status clerksync.RunStatus) *clerksync.SyncRun {
+		t.Helper()
+		r, err := s.StartRun(ctx, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+		r.Status = status
+		if err := s.FinishRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	oldReconcile := finish(clerksync.RunReconcile, clerksync.RunSucceeded)
+	lastReconcile := finish(clerksync.RunReconcile, clerksync.RunSucceeded)
+	failedPoll := finish(clerksync.RunPoll, clerksync.RunFailed)
+	lastPoll := finish(clerksync.RunPoll, clerksync.RunSucceeded)
+	running, err := s.StartRun(ctx, clerksync.RunBackfill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutoff := clock.Advance(time.Hour)
+	recent := finish(clerksync.RunPoll, clerksync.RunSucceeded)
+
+	n, err := s.PruneRuns(ctx, cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("PruneRuns deleted %d runs, want 3 (the older reconcile and the two older polls)", n)
+	}
+	for _, r := range []*clerksync.SyncRun{oldReconcile, failedPoll, lastPoll} {
+		if _, err := s.Run(ctx, r.ID); clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
+			t.Errorf("run %d (%s, %s) was kept: %v", r.ID, r.Kind, r.Status, err)
+		}
+	}
+	// Kept: the latest successful reconcile however old (the schedule counts from
+	// it), a running run, and what finished after the cutoff.
+	for _, r := range []*clerksync.SyncRun{lastReconcile, running, recent} {
+		if _, err := s.Run(ctx, r.ID); err != nil {
+			t.Errorf("run %d (%s) was pruned: %v", r.ID, r.Kind, err)
+		}
+	}
+}

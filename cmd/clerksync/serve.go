@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkapi"
 	"github.com/clerksync/clerksync/clerkdecode"
 	"github.com/clerksync/clerksync/engine"
 	"github.com/clerksync/clerksync/metrics"
@@ -178,7 +179,17 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 	m.GaugeFunc("clerksync_queue_depth", "Deliveries waiting for a database writer.", func() float64 { return float64(c.engine.QueueLen()) })
 	m.GaugeFunc("clerksync_sync_backlog", "Committed batches waiting to be made durable (SQLite).", func() float64 { return float64(c.engine.SyncBacklog()) })
 
-	profile, err := c.profile.config(logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, splitSecrets(c.secrets))
+	// One Backend API client, so that one rate limiter covers polls, reconciles and
+	// the sync button together.
+	var clerkClient *clerkapi.Client
+	if c.pull.clerk.secretKey != "" {
+		if clerkClient, err = c.pull.clerk.client(logger, nil, m); err != nil {
+			c.engine.Close()
+			store.Close()
+			return err
+		}
+	}
+	profile, err := c.profile.config(logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, clerkClient, splitSecrets(c.secrets))
 	if err != nil {
 		c.engine.Close()
 		store.Close()
@@ -226,7 +237,7 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		}
 	}()
 	c.retention.start(ctx, store, c.now, logger)
-	if err := c.pull.start(ctx, logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, m, c.now); err != nil {
+	if err := c.pull.start(ctx, logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, clerkClient, c.now); err != nil {
 		_ = c.Close()
 		return err
 	}

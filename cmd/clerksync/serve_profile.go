@@ -165,7 +165,8 @@ func (p *profileSettings) validate() error {
 
 // config builds the profile routes' configuration and logs how they are set up.
 // Without any Clerk key they answer "not configured"; webhooks are not affected.
-func (p *profileSettings) config(logger *slog.Logger, store clerksync.Store, eng pull.Applier, decode clerkdecode.Options, webhookSecrets []string) (*web.ProfileConfig, error) {
+func (p *profileSettings) config(logger *slog.Logger, store clerksync.Store, eng pull.Applier, decode clerkdecode.Options,
+	client *clerkapi.Client, webhookSecrets []string) (*web.ProfileConfig, error) {
 	cfg := &web.ProfileConfig{
 		AuthorizedParties: session.ParseAuthorizedParties(p.parties),
 		PublicURL:         p.publicURL,
@@ -175,11 +176,7 @@ func (p *profileSettings) config(logger *slog.Logger, store clerksync.Store, eng
 		MaxAge:            p.maxAge,
 		Development:       p.dev,
 	}
-	if p.secretKey != "" {
-		client, err := clerkapi.New(clerkapi.Config{SecretKey: p.secretKey, BaseURL: p.apiURL, Logger: logger})
-		if err != nil {
-			return nil, &usageError{err}
-		}
+	if client != nil {
 		cfg.Syncer = &pull.Syncer{Client: client, Engine: eng, Store: store, Decode: decode, Logger: logger}
 	}
 

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkapi"
 	"github.com/clerksync/clerksync/clerkdecode"
-	"github.com/clerksync/clerksync/metrics"
 	"github.com/clerksync/clerksync/pull"
 )
 
@@ -107,8 +107,10 @@ func (p *pullSettings) polling() bool { return p.pollEvery > 0 }
 
 // start starts polling and reconciling, if asked for, until stop is called. now is
 // the clock of the schedule.
+// client is serve's Clerk Backend API client, shared by polls, reconciles and the sync
+// button so that one rate limiter covers them all.
 func (p *pullSettings) start(ctx context.Context, logger *slog.Logger, store clerksync.Store, eng pull.Applier, decode clerkdecode.Options,
-	m *metrics.Metrics, now func() time.Time) error {
+	client *clerkapi.Client, now func() time.Time) error {
 	if p.pollEvery == 0 && p.reconcileEvery == 0 {
 		return nil
 	}
@@ -116,9 +118,8 @@ func (p *pullSettings) start(ctx context.Context, logger *slog.Logger, store cle
 	if !ok {
 		return fmt.Errorf("polling and reconciling need a store that records runs and checkpoints")
 	}
-	client, err := p.clerk.client(logger, nil, m)
-	if err != nil {
-		return err
+	if client == nil {
+		return fmt.Errorf("polling and reconciling need CLERK_SECRET_KEY")
 	}
 	loop := &pull.Loop{
 		Syncer:         &pull.Syncer{Client: client, Engine: eng, Store: store, State: state, Decode: decode, Logger: logger, Now: now},
@@ -167,4 +168,3 @@ func leaseHolder() string {
 	_, _ = rand.Read(b)
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
-

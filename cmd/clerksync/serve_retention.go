@@ -113,6 +113,14 @@ func (r *retention) pass(ctx context.Context, store clerksync.Store, now time.Ti
 	default:
 		logger.Debug("event log pruned: nothing old enough", slog.Time("before", cutoff))
 	}
+	if ss, ok := store.(clerksync.SyncStore); ok && err == nil {
+		// The records of pull runs are kept as long as the event log.
+		if runs, rerr := ss.PruneRuns(ctx, cutoff); rerr != nil && ctx.Err() == nil {
+			logger.Warn("could not prune the records of pull runs; trying again in an hour", slog.Any("error", rerr))
+		} else if runs > 0 {
+			logger.Info("pruned "+plural(runs, "record", "records")+" of pull runs", slog.Time("before", cutoff))
+		}
+	}
 	if r.onPass != nil {
 		r.onPass(n, err)
 	}
