@@ -1,6 +1,7 @@
 package clerkdecode
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -45,8 +46,8 @@ func missing(path string) *DecodeError {
 // within returns err with name prepended to its path: the error happened inside the
 // member (or array element, when name starts with '[') called name.
 func within(err error, name string) error {
-	e, ok := err.(*DecodeError)
-	if !ok {
+	var e *DecodeError
+	if !errors.As(err, &e) {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	switch {

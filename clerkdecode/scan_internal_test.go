@@ -2,6 +2,7 @@ package clerkdecode
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -33,7 +34,8 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("scanner rejects %q (%v), json.Valid accepts it", b, err)
 		}
 		if err != nil {
-			if _, ok := err.(*DecodeError); !ok {
+			var de *DecodeError
+			if !errors.As(err, &de) {
 				t.Fatalf("err = %T, want *DecodeError", err)
 			}
 		}

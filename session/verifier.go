@@ -242,7 +242,7 @@ func checkCompact(token string) error {
 	}
 	for _, p := range parts {
 		if p == "" || strings.IndexFunc(p, func(r rune) bool {
-			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+			return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_'
 		}) >= 0 {
 			return fmt.Errorf("%w: not a compact JWT", ErrInvalidToken)
 		}

@@ -429,7 +429,7 @@ func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source, stored *st
 		b.now, string(source), jsonText(p.Raw),
 		p.UserID, p.UpdatedAt,
 	)
-	res, err := b.update(mask).ExecContext(b.ctx, args...)
+	res, err := b.update(mask).ExecContext(b.ctx, args...) //nolint:sqlclosecheck // bound to the batch's transaction, closed with it
 	if err != nil {
 		return clerksync.Result{}, err
 	}

@@ -253,7 +253,7 @@ func TestVerify(t *testing.T) {
 			if got, want := msg, (svixsig.Message{}); got != want {
 				t.Fatalf("Verify returned %+v with an error", got)
 			}
-			wantBad := tt.wantErr == svixsig.ErrMissingHeaders || tt.wantErr == svixsig.ErrInvalidTimestamp
+			wantBad := errors.Is(tt.wantErr, svixsig.ErrMissingHeaders) || errors.Is(tt.wantErr, svixsig.ErrInvalidTimestamp)
 			if got := svixsig.IsBadRequest(err); got != wantBad {
 				t.Fatalf("IsBadRequest(%v) = %t, want %t", err, got, wantBad)
 			}

@@ -54,10 +54,8 @@ func ParseDatabaseURL(s string) (DB, error) {
 		}
 		return DB{Kind: "sqlite", Path: path}, nil
 	}
-	scheme := s
-	if i := strings.Index(s, ":"); i >= 0 {
-		scheme = s[:i]
-	} else {
+	scheme, _, found := strings.Cut(s, ":")
+	if !found {
 		return DB{}, fmt.Errorf("DATABASE_URL %q has no scheme; %s", s, forms)
 	}
 	return DB{}, fmt.Errorf("DATABASE_URL scheme %q is not supported; %s", scheme, forms)

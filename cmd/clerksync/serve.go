@@ -245,9 +245,12 @@ func (c *ServeCommand) Open(ctx context.Context) error {
 		logger.Warn("no webhook secret: the webhook route is off and clerksync keeps in step by polling the Clerk Backend API alone (deletions need --reconcile-prune)")
 	}
 	c.profile.start(logger)
+	webhook := "POST " + c.URL() + "/api/webhooks/clerk"
+	if verifier == nil {
+		webhook = "off (no webhook secret; polling)"
+	}
 	logger.Info("clerksync listening",
-		"version", Version(), "addr", ln.Addr().String(), "database", db.String(),
-		"webhook", "POST "+c.URL()+"/api/webhooks/clerk")
+		"version", Version(), "addr", ln.Addr().String(), "database", db.String(), "webhook", webhook)
 	return nil
 }
 
