@@ -59,6 +59,7 @@ type options struct {
 	out              string
 	clerksyncArgs    string
 	url              string
+	backfillUsers    int
 }
 
 func run() error {
@@ -70,9 +71,10 @@ func run() error {
 	flag.Float64Var(&o.dupShare, "duplicates", 0.05, "share of deliveries that resend an earlier svix-id")
 	flag.Float64Var(&o.staleShare, "stale", 0.05, "share of deliveries that carry an older version")
 	flag.StringVar(&o.pgURL, "postgres", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL for the PostgreSQL receivers")
-	flag.StringVar(&o.only, "only", "", "comma-separated receivers to run (default all: "+strings.Join(allTargets, ",")+")")
+	flag.StringVar(&o.only, "only", "", "comma-separated measurements to run (default all: "+strings.Join(allTargets, ",")+",backfill)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results to ('' for none)")
 	flag.StringVar(&o.clerksyncArgs, "clerksync-args", "", "extra flags for clerksync serve")
+	flag.IntVar(&o.backfillUsers, "backfill-users", 100000, "users the backfill measurement imports from the fake Clerk (0 to skip it)")
 	flag.StringVar(&o.url, "url", "", "load this already running receiver's webhook URL instead (for profiling); prints its numbers only")
 	flag.Parse()
 
@@ -118,6 +120,9 @@ func run() error {
 
 	results := map[string]loadResult{}
 	for _, t := range targets {
+		if t == "backfill" {
+			continue // measured below
+		}
 		if strings.HasSuffix(t, "postgres") && !pgOK {
 			continue
 		}
@@ -129,7 +134,18 @@ func run() error {
 		fmt.Fprintf(os.Stderr, "%-20s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  errors %d %v\n",
 			t, r.PerSecond, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), float64(r.PeakRSSKiB)/1024, r.Errors, r.Status)
 	}
-	report := renderReport(o, results, w.bodySize())
+	var bf *backfillResult
+	if o.backfillUsers > 0 && (o.only == "" || strings.Contains(o.only, "backfill")) {
+		fmt.Fprintf(os.Stderr, "backfill of %d users from the fake Clerk…\n", o.backfillUsers)
+		r, err := measureBackfill(ctx, o.backfillUsers, dir, clerksync)
+		if err != nil {
+			return err
+		}
+		bf = &r
+		fmt.Fprintf(os.Stderr, "%-20s %9.0f users/s  %s  peak RSS %6.1f MiB  (%s)\n", "backfill-sqlite", r.PerSecond,
+			r.Duration.Round(10*time.Millisecond), float64(r.PeakRSSKiB)/1024, r.Requests)
+	}
+	report := renderReport(o, results, w.bodySize(), bf)
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {

@@ -63,7 +63,7 @@ func fsOf(path string) string {
 	return fmt.Sprintf("%s (%s)", path, kind)
 }
 
-func renderReport(o options, results map[string]loadResult, body int) string {
+func renderReport(o options, results map[string]loadResult, body int, bf *backfillResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./bench`) on %s. Rerun it to refresh this file;\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString("numbers from one run on one machine, load generator on the same machine.\n\n")
@@ -103,8 +103,14 @@ func renderReport(o options, results map[string]loadResult, body int) string {
 	ratio("clerksync SQLite / per-request SQLite (c/b)", "clerksync-sqlite", "naive-sqlite")
 	ratio("clerksync PostgreSQL / ceiling (c/a)", "clerksync-postgres", "verify-only")
 	ratio("clerksync PostgreSQL / per-request PostgreSQL (c/b)", "clerksync-postgres", "naive-postgres")
-	b.WriteString("\nclerksync does more per delivery than (b): it records every svix-id in the event log with the\n" +
-		"body, checks the tombstone and the updated_at guard, and logs three lines at info level.\n")
+	b.WriteString("\nclerksync does more per delivery than (b): it records every svix-id in the event log, checks\n" +
+		"the tombstone and the updated_at guard, and logs three lines at info level.\n")
+	if bf != nil {
+		fmt.Fprintf(&b, "\n## Backfill\n\n`clerksync backfill` of %d users from the fake Clerk Backend API (`internal/fakeclerkd`,\n"+
+			"its own process on the same machine, rate limits off) into a new SQLite file:\n\n"+
+			"| users | time | users/s | peak RSS | requests |\n|---:|---:|---:|---:|---|\n| %d | %.2f s | %.0f | %.1f MiB | %s |\n",
+			bf.Users, bf.Users, bf.Duration.Seconds(), bf.PerSecond, float64(bf.PeakRSSKiB)/1024, bf.Requests)
+	}
 	return b.String()
 }
 
