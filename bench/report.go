@@ -44,7 +44,8 @@ func machine(pgURL string) []string {
 		}
 		conn.Close(ctx)
 	}
-	lines = append(lines, "SQLite: modernc.org/sqlite (pure Go), WAL, synchronous=FULL, on "+fsOf(os.TempDir()))
+	lines = append(lines, "SQLite: modernc.org/sqlite (pure Go) in WAL mode on "+fsOf(os.TempDir())+
+		"; (b) commits with synchronous=FULL, clerksync fdatasyncs its WAL before answering")
 	return lines
 }
 
