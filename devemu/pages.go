@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/flash"
 )
 
 //go:embed assets
@@ -217,7 +217,7 @@ func (e *Emulator) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	u, ok := e.user(id)
 	if !ok {
-		setFlash(w, &notice{Kind: "error", Title: "No such user.", Text: "Pick one of the users below."})
+		setFlash(w, r, &notice{Kind: "error", Title: "No such user.", Text: "Pick one of the users below."})
 		http.Redirect(w, r, SignInPath, http.StatusSeeOther)
 		return
 	}
@@ -228,7 +228,7 @@ func (e *Emulator) handleSignIn(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	signOut(w)
-	setFlash(w, &notice{Kind: "info", Title: "Signed out."})
+	setFlash(w, r, &notice{Kind: "info", Title: "Signed out."})
 	http.Redirect(w, r, SignInPath, http.StatusSeeOther)
 }
 
@@ -290,9 +290,9 @@ func (e *Emulator) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	u, d, err := e.CreateUser(formInput(r))
 	if err != nil {
-		setFlash(w, &notice{Kind: "error", Title: "User not created.", Text: inputError(err)})
+		setFlash(w, r, &notice{Kind: "error", Title: "User not created.", Text: inputError(err)})
 	} else {
-		setFlash(w, deliveryNotice("Created "+displayName(u), d))
+		setFlash(w, r, deliveryNotice("Created "+displayName(u), d))
 	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
@@ -300,7 +300,7 @@ func (e *Emulator) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) handleUserPage(w http.ResponseWriter, r *http.Request) {
 	u, ok := e.user(r.PathValue("id"))
 	if !ok {
-		setFlash(w, &notice{Kind: "error", Title: "No such user."})
+		setFlash(w, r, &notice{Kind: "error", Title: "No such user."})
 		http.Redirect(w, r, Prefix, http.StatusSeeOther)
 		return
 	}
@@ -322,7 +322,7 @@ func (e *Emulator) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		cur, ok := e.user(id)
 		if !ok {
-			setFlash(w, &notice{Kind: "error", Title: "No such user."})
+			setFlash(w, r, &notice{Kind: "error", Title: "No such user."})
 			http.Redirect(w, r, Prefix, http.StatusSeeOther)
 			return
 		}
@@ -330,7 +330,7 @@ func (e *Emulator) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		e.render(w, r, http.StatusUnprocessableEntity, e.views.user, &pageData{Title: v.Name, Nav: "home", User: &v, Form: in, Error: inputError(err)})
 		return
 	}
-	setFlash(w, deliveryNotice("Updated "+displayName(u), d))
+	setFlash(w, r, deliveryNotice("Updated "+displayName(u), d))
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
@@ -346,9 +346,9 @@ func (e *Emulator) handleDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := e.DeleteUser(id, r.PostForm.Get("no_webhook") != "")
 	if err != nil {
-		setFlash(w, &notice{Kind: "error", Title: "User not deleted.", Text: inputError(err)})
+		setFlash(w, r, &notice{Kind: "error", Title: "User not deleted.", Text: inputError(err)})
 	} else {
-		setFlash(w, deliveryNotice("Deleted "+name, d))
+		setFlash(w, r, deliveryNotice("Deleted "+name, d))
 	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
@@ -362,26 +362,14 @@ func (e *Emulator) handleCSS(w http.ResponseWriter, r *http.Request) {
 // flashCookie carries a notice across the redirect after a form.
 const flashCookie = "clerksync_dev_flash"
 
-func setFlash(w http.ResponseWriter, n *notice) {
-	b, err := json.Marshal(n)
-	if err != nil {
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/dev/", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+func setFlash(w http.ResponseWriter, r *http.Request, n *notice) {
+	flash.Set(w, r, flashCookie, "/dev/", n)
 }
 
+// readFlash returns the pending notice, if any, and clears it.
 func readFlash(w http.ResponseWriter, r *http.Request) *notice {
-	c, err := r.Cookie(flashCookie)
-	if err != nil {
-		return nil
-	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/dev/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	b, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil {
-		return nil
-	}
 	var n notice
-	if json.Unmarshal(b, &n) != nil {
+	if !flash.Take(w, r, flashCookie, "/dev/", &n) {
 		return nil
 	}
 	switch n.Kind {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clerksync/clerksync"
+	flashcookie "github.com/clerksync/clerksync/internal/flash"
 	"github.com/clerksync/clerksync/session"
 )
 
@@ -418,30 +418,14 @@ type flash struct {
 }
 
 func setFlash(w http.ResponseWriter, r *http.Request, f *flash) {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString(b), Path: "/profile",
-		MaxAge: 60, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
-	})
+	flashcookie.Set(w, r, flashCookie, "/profile", f)
 }
 
 // readFlash returns the pending notice, if any, and clears it. Only the kinds the page
 // knows are shown; the text is escaped by the template like any other.
 func readFlash(w http.ResponseWriter, r *http.Request) *flash {
-	c, err := r.Cookie(flashCookie)
-	if err != nil {
-		return nil
-	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/profile", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	b, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil {
-		return nil
-	}
 	var f flash
-	if json.Unmarshal(b, &f) != nil {
+	if !flashcookie.Take(w, r, flashCookie, "/profile", &f) {
 		return nil
 	}
 	switch f.Kind {

@@ -10,6 +10,16 @@ import (
 	"github.com/clerksync/clerksync/sqlite"
 )
 
+// openDB parses the database URL of the flags and opens (and migrates) it.
+func (c *commonFlags) openDB(ctx context.Context, logger *slog.Logger) (DB, clerksync.Store, error) {
+	db, err := c.db()
+	if err != nil {
+		return DB{}, nil, err
+	}
+	store, err := openStore(ctx, db, c, logger)
+	return db, store, err
+}
+
 // openStore opens (and migrates) the database d names.
 func openStore(ctx context.Context, d DB, c *commonFlags, logger *slog.Logger) (clerksync.Store, error) {
 	switch d.Kind {

@@ -27,11 +27,7 @@ func (c *MigrateCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := c.common.db()
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, db, &c.common, logger)
+	db, store, err := c.common.openDB(ctx, logger)
 	if err != nil {
 		return err
 	}

@@ -66,11 +66,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := c.common.db()
-	if err != nil {
-		return err
-	}
-	store, err := openStore(ctx, db, &c.common, logger)
+	_, store, err := c.common.openDB(ctx, logger)
 	if err != nil {
 		return err
 	}
