@@ -250,6 +250,26 @@ type EventFilter struct {
 	Limit   int     // 0 for a default of 50
 }
 
+// Page sizes of the Store's listings.
+const (
+	DefaultProfilesPage = 100  // Profiles (and SyncStore.ProfileIDs) when limit is 0
+	DefaultEventsPage   = 50   // Events when EventFilter.Limit is 0
+	DefaultRunsPage     = 50   // SyncStore.Runs when RunFilter.Limit is 0
+	MaxPage             = 1000 // the largest page any listing returns
+)
+
+// PageSize returns the page a listing asked for limit returns: def for 0 or less, and
+// at most MaxPage.
+func PageSize(limit, def int) int {
+	switch {
+	case limit <= 0:
+		return def
+	case limit > MaxPage:
+		return MaxPage
+	}
+	return limit
+}
+
 // Store keeps profiles, tombstones and the event log in one database. Every store
 // passes the conformance suite in package storetest.
 type Store interface {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
 // maxRetries bounds how many times a batch is run again after a serialization failure,
@@ -94,26 +95,7 @@ up AS (
         $14::timestamptz, $15::timestamptz, $23::timestamptz, $24::timestamptz, $7::timestamptz, $25::text, $26::text::jsonb
     FROM plan WHERE outcome = 'applied'
     ON CONFLICT (user_id) DO UPDATE SET
-        email = excluded.email,
-        email_verified = excluded.email_verified,
-        phone = excluded.phone,
-        username = excluded.username,
-        first_name = excluded.first_name,
-        last_name = excluded.last_name,
-        image_url = excluded.image_url,
-        external_id = excluded.external_id,
-        public_metadata = excluded.public_metadata,
-        unsafe_metadata = excluded.unsafe_metadata,
-        private_metadata = excluded.private_metadata,
-        banned = excluded.banned,
-        locked = excluded.locked,
-        created_at = excluded.created_at,
-        updated_at = excluded.updated_at,
-        last_sign_in_at = excluded.last_sign_in_at,
-        last_active_at = excluded.last_active_at,
-        synced_at = excluded.synced_at,
-        sync_source = excluded.sync_source,
-        raw = excluded.raw
+    ` + sqlschema.ProfileUpsertSet + `
     WHERE p.updated_at <= excluded.updated_at
     RETURNING 1
 ),` + sqlRecordNoError + `
@@ -308,7 +290,7 @@ func rollback(ctx context.Context, conn *pgxpool.Conn) {
 // queue adds c's statement to pb and reports whether it did: a poison change without a
 // svix-id has nothing to record.
 func queue(pb *pgx.Batch, c *clerksync.Change, poison string, now time.Time) bool {
-	common := []any{c.EventID, c.Replay, c.UserID, c.EventType, millis(c.EventTime), body(c.Body), now}
+	common := []any{c.EventID, c.Replay, c.UserID, c.EventType, sqlschema.Millis(c.EventTime), body(c.Body), now}
 	switch {
 	case poison != "":
 		if c.EventID == "" {
@@ -318,9 +300,9 @@ func queue(pb *pgx.Batch, c *clerksync.Change, poison string, now time.Time) boo
 	case c.Op == clerksync.OpUpsertUser:
 		p := c.Profile
 		pb.Queue(sqlUpsert, append(common,
-			text(p.Email), p.EmailVerified, text(p.Phone), text(p.Username), text(p.FirstName), text(p.LastName), // $8-$13
+			sqlschema.Text(p.Email), p.EmailVerified, sqlschema.Text(p.Phone), sqlschema.Text(p.Username), sqlschema.Text(p.FirstName), sqlschema.Text(p.LastName), // $8-$13
 			timestamp(p.CreatedAt), timestamp(p.UpdatedAt), // $14, $15
-			text(p.ImageURL), text(p.ExternalID), // $16, $17
+			sqlschema.Text(p.ImageURL), sqlschema.Text(p.ExternalID), // $16, $17
 			jsonText(p.PublicMetadata), jsonText(p.UnsafeMetadata), jsonText(p.PrivateMetadata), // $18-$20
 			p.Banned, p.Locked, // $21, $22
 			timestamp(p.LastSignInAt), timestamp(p.LastActiveAt), // $23, $24
@@ -360,22 +342,6 @@ func parseAction(s string) clerksync.Action {
 		}
 	}
 	return clerksync.ActionNone
-}
-
-// text returns s, or NULL for "".
-func text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// millis returns ms, or NULL for 0.
-func millis(ms int64) any {
-	if ms == 0 {
-		return nil
-	}
-	return ms
 }
 
 // timestamp returns the time of ms since the Unix epoch, or NULL for 0.

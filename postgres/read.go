@@ -10,15 +10,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
-// Limits of the listings.
-const (
-	DefaultProfiles = 100  // Profiles' page when limit is 0
-	DefaultEvents   = 50   // Events' page when EventFilter.Limit is 0
-	MaxPage         = 1000 // the largest page either returns
-	pruneChunk      = 5000 // rows deleted per statement by PruneEvents
-)
+// pruneChunk is how many rows PruneEvents deletes per statement.
+const pruneChunk = 5000
 
 const profileColumns = `user_id, email, email_verified, phone, username, first_name, last_name,
     image_url, external_id, public_metadata::text, unsafe_metadata::text, private_metadata::text,
@@ -40,7 +36,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*clerksync.Profile,
 	return p, nil
 }
 
-// Profiles returns up to limit profiles (DefaultProfiles when limit is 0, at most
+// Profiles returns up to limit profiles (clerksync.DefaultProfilesPage when limit is 0, at most
 // MaxPage) with user_id > after, ordered by user_id.
 func (s *Store) Profiles(ctx context.Context, after string, limit int) ([]clerksync.Profile, error) {
 	if err := s.checkOpen(); err != nil {
@@ -48,7 +44,7 @@ func (s *Store) Profiles(ctx context.Context, after string, limit int) ([]clerks
 	}
 	rows, err := s.pool.Query(ctx,
 		`SELECT `+profileColumns+` FROM profiles WHERE user_id > $1 ORDER BY user_id LIMIT $2`,
-		after, pageSize(limit, DefaultProfiles))
+		after, clerksync.PageSize(limit, clerksync.DefaultProfilesPage))
 	if err != nil {
 		return nil, classify("list profiles", err)
 	}
@@ -80,7 +76,7 @@ func (s *Store) Deleted(ctx context.Context, userID string) (bool, error) {
 	return deleted, nil
 }
 
-const eventColumns = `svix_id, type, user_id, outcome, action, error, event_time, received_at, redacted, attempts`
+const eventColumns = sqlschema.EventColumns
 
 // Events lists the event log newest first (by received_at, then svix-id), without
 // bodies. f.Before names the entry to list after, as returned last by the previous
@@ -119,7 +115,7 @@ func (s *Store) Events(ctx context.Context, f clerksync.EventFilter) ([]clerksyn
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	q += ` ORDER BY received_at DESC, svix_id DESC LIMIT ` + arg(pageSize(f.Limit, DefaultEvents))
+	q += ` ORDER BY received_at DESC, svix_id DESC LIMIT ` + arg(clerksync.PageSize(f.Limit, clerksync.DefaultEventsPage))
 
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -181,16 +177,6 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, includeDeadLe
 			return total, nil
 		}
 	}
-}
-
-func pageSize(limit, def int) int {
-	switch {
-	case limit <= 0:
-		return def
-	case limit > MaxPage:
-		return MaxPage
-	}
-	return limit
 }
 
 func scanProfile(row pgx.Row) (*clerksync.Profile, error) {

@@ -8,15 +8,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
 var _ clerksync.SyncStore = (*Store)(nil)
 
-// DefaultRuns is Runs' page when RunFilter.Limit is 0.
-const DefaultRuns = 50
-
-const runColumns = `id, kind, status, started_at, updated_at, finished_at,
-    seen, created, updated, unchanged, deleted, stale, skipped, invalid, error`
+const runColumns = sqlschema.RunColumns
 
 // StartRun records a new run of kind with status running.
 func (s *Store) StartRun(ctx context.Context, kind clerksync.RunKind) (*clerksync.SyncRun, error) {
@@ -106,7 +103,7 @@ func (s *Store) Runs(ctx context.Context, f clerksync.RunFilter) ([]clerksync.Sy
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM clerksync_sync_runs
 WHERE ($1 = '' OR kind = $1) AND ($2 = '' OR status = $2)
-ORDER BY id DESC LIMIT $3`, string(f.Kind), string(f.Status), pageSize(f.Limit, DefaultRuns))
+ORDER BY id DESC LIMIT $3`, string(f.Kind), string(f.Status), clerksync.PageSize(f.Limit, clerksync.DefaultRunsPage))
 	if err != nil {
 		return nil, classify("list runs", err)
 	}
@@ -210,7 +207,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	return nil
 }
 
-// ProfileIDs returns up to limit user ids (DefaultProfiles when 0, at most MaxPage)
+// ProfileIDs returns up to limit user ids (clerksync.DefaultProfilesPage when 0, at most MaxPage)
 // after after whose created_at is before createdBefore (ms), ordered by user_id.
 func (s *Store) ProfileIDs(ctx context.Context, after string, createdBefore int64, limit int) ([]string, error) {
 	if err := s.checkOpen(); err != nil {
@@ -218,7 +215,7 @@ func (s *Store) ProfileIDs(ctx context.Context, after string, createdBefore int6
 	}
 	rows, err := s.pool.Query(ctx,
 		`SELECT user_id FROM profiles WHERE user_id > $1 AND created_at < $2 ORDER BY user_id LIMIT $3`,
-		after, time.UnixMilli(createdBefore).UTC(), pageSize(limit, DefaultProfiles))
+		after, time.UnixMilli(createdBefore).UTC(), clerksync.PageSize(limit, clerksync.DefaultProfilesPage))
 	if err != nil {
 		return nil, classify("list profile ids", err)
 	}

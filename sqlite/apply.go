@@ -8,10 +8,11 @@ import (
 	"unsafe"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
 // The statements of a batch, prepared once on the write connection.
-const (
+var (
 	// One statement answers the three questions every change asks: was this svix-id
 	// seen, is the user deleted, and which version is stored. One step instead of three
 	// matters on the hot path.
@@ -26,32 +27,10 @@ FROM (SELECT 1) LEFT JOIN profiles p ON p.user_id = ?2`
 	// The updated_at guard is repeated in the statement so that the database itself
 	// never lets an older version replace a newer one.
 	sqlUpsertProfile = `
-INSERT INTO profiles (
-    user_id, email, email_verified, phone, username, first_name, last_name, image_url,
-    external_id, public_metadata, unsafe_metadata, private_metadata, banned, locked,
-    created_at, updated_at, last_sign_in_at, last_active_at, synced_at, sync_source, raw
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO profiles (` + profileColumns + `)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (user_id) DO UPDATE SET
-    email = excluded.email,
-    email_verified = excluded.email_verified,
-    phone = excluded.phone,
-    username = excluded.username,
-    first_name = excluded.first_name,
-    last_name = excluded.last_name,
-    image_url = excluded.image_url,
-    external_id = excluded.external_id,
-    public_metadata = excluded.public_metadata,
-    unsafe_metadata = excluded.unsafe_metadata,
-    private_metadata = excluded.private_metadata,
-    banned = excluded.banned,
-    locked = excluded.locked,
-    created_at = excluded.created_at,
-    updated_at = excluded.updated_at,
-    last_sign_in_at = excluded.last_sign_in_at,
-    last_active_at = excluded.last_active_at,
-    synced_at = excluded.synced_at,
-    sync_source = excluded.sync_source,
-    raw = excluded.raw
+    ` + sqlschema.ProfileUpsertSet + `
 WHERE excluded.updated_at >= profiles.updated_at`
 
 	sqlDeleteProfile = `DELETE FROM profiles WHERE user_id = ?`
@@ -389,10 +368,10 @@ func changed(stored sql.NullString, v string) bool {
 func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source, stored *storedRow) (clerksync.Result, error) {
 	if !stored.version.Valid {
 		_, err := b.stmts.upsertProfile.ExecContext(b.ctx,
-			p.UserID, text(p.Email), p.EmailVerified, text(p.Phone), text(p.Username),
-			text(p.FirstName), text(p.LastName), text(p.ImageURL), text(p.ExternalID),
+			p.UserID, sqlschema.Text(p.Email), p.EmailVerified, sqlschema.Text(p.Phone), sqlschema.Text(p.Username),
+			sqlschema.Text(p.FirstName), sqlschema.Text(p.LastName), sqlschema.Text(p.ImageURL), sqlschema.Text(p.ExternalID),
 			jsonText(p.PublicMetadata), jsonText(p.UnsafeMetadata), jsonText(p.PrivateMetadata),
-			p.Banned, p.Locked, p.CreatedAt, p.UpdatedAt, millis(p.LastSignInAt), millis(p.LastActiveAt),
+			p.Banned, p.Locked, p.CreatedAt, p.UpdatedAt, sqlschema.Millis(p.LastSignInAt), sqlschema.Millis(p.LastActiveAt),
 			b.now, string(source), jsonText(p.Raw),
 		)
 		if err != nil {
@@ -412,20 +391,20 @@ func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source, stored *st
 	args := make([]any, 0, 22)
 	if changed(stored.email, p.Email) {
 		mask |= setEmail
-		args = append(args, text(p.Email))
+		args = append(args, sqlschema.Text(p.Email))
 	}
 	if changed(stored.username, p.Username) {
 		mask |= setUsername
-		args = append(args, text(p.Username))
+		args = append(args, sqlschema.Text(p.Username))
 	}
 	if changed(stored.externalID, p.ExternalID) {
 		mask |= setExternalID
-		args = append(args, text(p.ExternalID))
+		args = append(args, sqlschema.Text(p.ExternalID))
 	}
 	args = append(args,
-		p.EmailVerified, text(p.Phone), text(p.FirstName), text(p.LastName), text(p.ImageURL),
+		p.EmailVerified, sqlschema.Text(p.Phone), sqlschema.Text(p.FirstName), sqlschema.Text(p.LastName), sqlschema.Text(p.ImageURL),
 		jsonText(p.PublicMetadata), jsonText(p.UnsafeMetadata), jsonText(p.PrivateMetadata),
-		p.Banned, p.Locked, p.CreatedAt, p.UpdatedAt, millis(p.LastSignInAt), millis(p.LastActiveAt),
+		p.Banned, p.Locked, p.CreatedAt, p.UpdatedAt, sqlschema.Millis(p.LastSignInAt), sqlschema.Millis(p.LastActiveAt),
 		b.now, string(source), jsonText(p.Raw),
 		p.UserID, p.UpdatedAt,
 	)
@@ -447,7 +426,7 @@ func (b *batch) delete(c *clerksync.Change) (clerksync.Result, error) {
 	if _, err := b.stmts.deleteProfile.ExecContext(b.ctx, c.UserID); err != nil {
 		return clerksync.Result{}, err
 	}
-	if _, err := b.stmts.insertTombstone.ExecContext(b.ctx, c.UserID, b.now, string(c.Source), text(c.EventID)); err != nil {
+	if _, err := b.stmts.insertTombstone.ExecContext(b.ctx, c.UserID, b.now, string(c.Source), sqlschema.Text(c.EventID)); err != nil {
 		return clerksync.Result{}, err
 	}
 	if _, err := b.stmts.redactEvents.ExecContext(b.ctx, c.UserID); err != nil {
@@ -464,26 +443,10 @@ func (b *batch) record(c *clerksync.Change, r clerksync.Result, deleted bool) er
 		body = c.Body
 	}
 	_, err := b.stmts.recordEvent.ExecContext(b.ctx,
-		c.EventID, c.EventType, text(c.UserID), r.Outcome.String(), r.Action.String(), text(r.Error),
-		millis(c.EventTime), b.now, body, deleted,
+		c.EventID, c.EventType, sqlschema.Text(c.UserID), r.Outcome.String(), r.Action.String(), sqlschema.Text(r.Error),
+		sqlschema.Millis(c.EventTime), b.now, body, deleted,
 	)
 	return err
-}
-
-// text returns s, or NULL for "".
-func text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// millis returns ms, or NULL for 0.
-func millis(ms int64) any {
-	if ms == 0 {
-		return nil
-	}
-	return ms
 }
 
 // jsonText returns a JSON document as TEXT, or NULL when there is none. The string

@@ -8,19 +8,13 @@ import (
 	"time"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
-// Limits of the listings.
-const (
-	DefaultProfiles = 100  // Profiles' page when limit is 0
-	DefaultEvents   = 50   // Events' page when EventFilter.Limit is 0
-	MaxPage         = 1000 // the largest page either returns
-	pruneChunk      = 5000 // rows deleted per statement by PruneEvents
-)
+// pruneChunk is how many rows PruneEvents deletes per statement.
+const pruneChunk = 5000
 
-const profileColumns = `user_id, email, email_verified, phone, username, first_name, last_name,
-    image_url, external_id, public_metadata, unsafe_metadata, private_metadata, banned, locked,
-    created_at, updated_at, last_sign_in_at, last_active_at, synced_at, sync_source, raw`
+var profileColumns = strings.Join(sqlschema.ProfileColumns, ", ")
 
 // Profile returns the profile of userID, or an error with code ENOTFOUND.
 func (s *Store) Profile(ctx context.Context, userID string) (*clerksync.Profile, error) {
@@ -38,7 +32,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (*clerksync.Profile,
 	return p, nil
 }
 
-// Profiles returns up to limit profiles (DefaultProfiles when limit is 0, at most
+// Profiles returns up to limit profiles (clerksync.DefaultProfilesPage when limit is 0, at most
 // MaxPage) with user_id > after, ordered by user_id.
 func (s *Store) Profiles(ctx context.Context, after string, limit int) ([]clerksync.Profile, error) {
 	if err := s.checkOpen(); err != nil {
@@ -46,7 +40,7 @@ func (s *Store) Profiles(ctx context.Context, after string, limit int) ([]clerks
 	}
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT `+profileColumns+` FROM profiles WHERE user_id > ? ORDER BY user_id LIMIT ?`,
-		after, pageSize(limit, DefaultProfiles))
+		after, clerksync.PageSize(limit, clerksync.DefaultProfilesPage))
 	if err != nil {
 		return nil, unavailable("list profiles", err)
 	}
@@ -81,7 +75,7 @@ func (s *Store) Deleted(ctx context.Context, userID string) (bool, error) {
 	return true, nil
 }
 
-const eventColumns = `svix_id, type, user_id, outcome, action, error, event_time, received_at, redacted, attempts`
+const eventColumns = sqlschema.EventColumns
 
 // Events lists the event log newest first (by received_at, then svix-id), without
 // bodies. f.Before names the entry to list after, as returned last by the previous
@@ -121,7 +115,7 @@ func (s *Store) Events(ctx context.Context, f clerksync.EventFilter) ([]clerksyn
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	q += ` ORDER BY received_at DESC, svix_id DESC LIMIT ?`
-	args = append(args, pageSize(f.Limit, DefaultEvents))
+	args = append(args, clerksync.PageSize(f.Limit, clerksync.DefaultEventsPage))
 
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -197,16 +191,6 @@ func (s *Store) pruneChunk(ctx context.Context, q string, before int64) (int, er
 		return 0, unavailable("prune events", err)
 	}
 	return int(n), nil
-}
-
-func pageSize(limit, def int) int {
-	switch {
-	case limit <= 0:
-		return def
-	case limit > MaxPage:
-		return MaxPage
-	}
-	return limit
 }
 
 type scanner interface{ Scan(dest ...any) error }

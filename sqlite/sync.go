@@ -7,15 +7,12 @@ import (
 	"time"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
 var _ clerksync.SyncStore = (*Store)(nil)
 
-// DefaultRuns is Runs' page when RunFilter.Limit is 0.
-const DefaultRuns = 50
-
-const runColumns = `id, kind, status, started_at, updated_at, finished_at,
-    seen, created, updated, unchanged, deleted, stale, skipped, invalid, error`
+const runColumns = sqlschema.RunColumns
 
 // StartRun records a new run of kind with status running.
 func (s *Store) StartRun(ctx context.Context, kind clerksync.RunKind) (*clerksync.SyncRun, error) {
@@ -68,7 +65,7 @@ func (s *Store) saveRun(ctx context.Context, run *clerksync.SyncRun, finish bool
     status = ?, updated_at = ?, finished_at = ?, error = ?,
     seen = ?, created = ?, updated = ?, unchanged = ?, deleted = ?, stale = ?, skipped = ?, invalid = ?
 WHERE id = ?`,
-		string(status), now, finished, text(run.Error),
+		string(status), now, finished, sqlschema.Text(run.Error),
 		c.Seen, c.Created, c.Updated, c.Unchanged, c.Deleted, c.Stale, c.Skipped, c.Invalid, run.ID)
 	s.mu.Unlock()
 	if err != nil {
@@ -109,7 +106,7 @@ func (s *Store) Runs(ctx context.Context, f clerksync.RunFilter) ([]clerksync.Sy
 	rows, err := s.r.QueryContext(ctx, `SELECT `+runColumns+` FROM clerksync_sync_runs
 WHERE (? = '' OR kind = ?) AND (? = '' OR status = ?)
 ORDER BY id DESC LIMIT ?`,
-		string(f.Kind), string(f.Kind), string(f.Status), string(f.Status), pageSize(f.Limit, DefaultRuns))
+		string(f.Kind), string(f.Kind), string(f.Status), string(f.Status), clerksync.PageSize(f.Limit, clerksync.DefaultRunsPage))
 	if err != nil {
 		return nil, unavailable("list runs", err)
 	}
@@ -219,7 +216,7 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	return nil
 }
 
-// ProfileIDs returns up to limit user ids (DefaultProfiles when 0, at most MaxPage)
+// ProfileIDs returns up to limit user ids (clerksync.DefaultProfilesPage when 0, at most MaxPage)
 // after after whose created_at is before createdBefore (ms), ordered by user_id.
 func (s *Store) ProfileIDs(ctx context.Context, after string, createdBefore int64, limit int) ([]string, error) {
 	if err := s.checkOpen(); err != nil {
@@ -227,7 +224,7 @@ func (s *Store) ProfileIDs(ctx context.Context, after string, createdBefore int6
 	}
 	rows, err := s.r.QueryContext(ctx,
 		`SELECT user_id FROM profiles WHERE user_id > ? AND created_at < ? ORDER BY user_id LIMIT ?`,
-		after, createdBefore, pageSize(limit, DefaultProfiles))
+		after, createdBefore, clerksync.PageSize(limit, clerksync.DefaultProfilesPage))
 	if err != nil {
 		return nil, unavailable("list profile ids", err)
 	}

@@ -1,0 +1,51 @@
+// Package sqlschema holds what clerksync's two SQL stores (sqlite, postgres) share
+// beyond the domain: the column lists of the tables both create, and the NULL
+// conventions of the values they bind. The stores differ in their SQL dialects and
+// drivers; keeping the names in one place keeps their tables in step.
+package sqlschema
+
+import "strings"
+
+// ProfileColumns are the columns of profiles, in the order the stores write and scan
+// them.
+var ProfileColumns = []string{
+	"user_id", "email", "email_verified", "phone", "username", "first_name", "last_name",
+	"image_url", "external_id", "public_metadata", "unsafe_metadata", "private_metadata",
+	"banned", "locked", "created_at", "updated_at", "last_sign_in_at", "last_active_at",
+	"synced_at", "sync_source", "raw",
+}
+
+// EventColumns are the columns of clerksync_events that listings read (the body is
+// read only for one entry).
+const EventColumns = `svix_id, type, user_id, outcome, action, error, event_time, received_at, redacted, attempts`
+
+// RunColumns are the columns of clerksync_sync_runs, in the order the stores scan them.
+const RunColumns = `id, kind, status, started_at, updated_at, finished_at,
+    seen, created, updated, unchanged, deleted, stale, skipped, invalid, error`
+
+// ProfileUpsertSet is the SET list of the profiles upsert's DO UPDATE: every column but
+// the key takes the value of the row that conflicted.
+var ProfileUpsertSet = func() string {
+	set := make([]string, 0, len(ProfileColumns)-1)
+	for _, c := range ProfileColumns[1:] {
+		set = append(set, c+" = excluded."+c)
+	}
+	return strings.Join(set, ",\n    ")
+}()
+
+// Text returns s for binding, or nil (NULL) for "": the stores keep absent strings as
+// NULL so that applications can query IS NULL.
+func Text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// Millis returns ms for binding, or nil (NULL) for 0, Clerk's "never".
+func Millis(ms int64) any {
+	if ms == 0 {
+		return nil
+	}
+	return ms
+}
