@@ -273,3 +273,13 @@ func dropUser(body []byte, userID string) []byte {
 	}
 	return out
 }
+
+// poll runs one poll with default options and fails t on an error.
+func (h *harness) poll(t *testing.T) *pull.PollReport {
+	t.Helper()
+	rep, err := h.Syncer.Poll(context.Background(), pull.PollOptions{})
+	if err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+	return rep
+}

@@ -47,12 +47,8 @@ func TestPoll_FirstReadsEverythingThenOnlyChanges(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.seed(t, 120)
-	ctx := context.Background()
 
-	rep, err := h.Syncer.Poll(ctx, pull.PollOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := h.poll(t)
 	if !rep.First || rep.Counts.Created != 120 {
 		t.Fatalf("first poll = %+v", rep)
 	}
@@ -67,10 +63,7 @@ func TestPoll_FirstReadsEverythingThenOnlyChanges(t *testing.T) {
 	// Nothing changed: one small request, nothing written, nothing recorded.
 	h.Fake.ResetCounters()
 	h.Clock.Advance(time.Minute)
-	rep, err = h.Syncer.Poll(ctx, pull.PollOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = h.poll(t)
 	if rep.First || rep.Run != nil || rep.Counts.Changed() != 0 || rep.Pages != 1 {
 		t.Fatalf("idle poll = %+v", rep)
 	}
@@ -90,10 +83,7 @@ func TestPoll_FirstReadsEverythingThenOnlyChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err = h.Syncer.Poll(ctx, pull.PollOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep = h.poll(t)
 	// Users in the overlap before the checkpoint are read again and counted
 	// unchanged, not written.
 	if c := rep.Counts; c.Created != 1 || c.Updated != 3 || c.Seen != 4+c.Unchanged {
@@ -120,9 +110,7 @@ func TestPoll_CheckpointSurvivesRestart(t *testing.T) {
 	h := newHarness(t)
 	h.seed(t, 40)
 	ctx := context.Background()
-	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.poll(t)
 	h.Clock.Advance(time.Minute)
 	u := rename(t, h, h.Fake.Users()[7].ID, "After Restart")
 
@@ -149,16 +137,11 @@ func TestPoll_EqualTimestamps(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.seed(t, 10)
-	ctx := context.Background()
-	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.poll(t)
 	users := h.Fake.Users()
 	h.Clock.Advance(time.Minute)
 	first := rename(t, h, users[1].ID, "First")
-	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.poll(t)
 	if got := checkpoint(t, h); got != first.UpdatedAt {
 		t.Fatalf("checkpoint = %d, want %d", got, first.UpdatedAt)
 	}
@@ -174,10 +157,7 @@ func TestPoll_EqualTimestamps(t *testing.T) {
 	if late.UpdatedAt != first.UpdatedAt {
 		t.Fatalf("late user at %d, want %d", late.UpdatedAt, first.UpdatedAt)
 	}
-	rep, err := h.Syncer.Poll(ctx, pull.PollOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := h.poll(t)
 	if got := storetest.MustProfile(t, h.Store, late.ID).FirstName; got != "Same Millisecond" {
 		t.Fatalf("the user with the checkpoint's timestamp was missed: first name %q (poll %+v)", got, rep.Counts)
 	}
@@ -194,21 +174,13 @@ func TestPoll_OverlapNotRewritten(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.seed(t, 5)
-	ctx := context.Background()
-	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.poll(t)
 	h.Clock.Advance(time.Minute)
 	u := rename(t, h, h.Fake.Users()[0].ID, "Once")
-	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.poll(t)
 	synced := storetest.MustProfile(t, h.Store, u.ID).SyncedAt
 	h.Clock.Advance(time.Second) // still inside the overlap
-	rep, err := h.Syncer.Poll(ctx, pull.PollOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := h.poll(t)
 	if rep.Counts.Unchanged != 1 || rep.Run != nil {
 		t.Fatalf("poll = %+v, want the overlapping user counted unchanged and no run", rep)
 	}
@@ -225,9 +197,7 @@ func TestPoll_ManyPagesWithDeletionsBetween(t *testing.T) {
 	h := newHarness(t)
 	h.seed(t, 5)
 	ctx := context.Background()
-	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.poll(t)
 	// 60 users change after the checkpoint, a second apart.
 	var ids []string
 	for range 60 {
@@ -281,9 +251,7 @@ func TestPoll_FailureKeepsCheckpoint(t *testing.T) {
 	h := newHarness(t)
 	h.seed(t, 30)
 	ctx := context.Background()
-	if _, err := h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.poll(t)
 	before := checkpoint(t, h)
 	for _, u := range h.Fake.Users()[:15] {
 		h.Clock.Advance(time.Second)
@@ -319,11 +287,7 @@ func TestPoll_FailureKeepsCheckpoint(t *testing.T) {
 func TestPoll_EmptyInstance(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ctx := context.Background()
-	rep, err := h.Syncer.Poll(ctx, pull.PollOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := h.poll(t)
 	if !rep.First || rep.Counts.Seen != 0 || checkpoint(t, h) != 0 {
 		t.Fatalf("first poll of an empty instance = %+v", rep)
 	}
@@ -331,10 +295,7 @@ func TestPoll_EmptyInstance(t *testing.T) {
 	if _, err := h.Fake.CreateUser(clerkfake.UserParams{}); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err = h.Syncer.Poll(ctx, pull.PollOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if rep.First || rep.Counts.Created != 1 {
+	if rep = h.poll(t); rep.First || rep.Counts.Created != 1 {
 		t.Fatalf("second poll = %+v", rep)
 	}
 	h.wantInSync(t)
