@@ -286,25 +286,9 @@ func NewUser(p UserParams) *User {
 	// address they signed up with later than an old one: decoders must pick the
 	// primary address by id, not by position.
 	for _, e := range extra {
-		u.EmailAddresses = append(u.EmailAddresses, EmailAddress{
-			ID:           newID("idn_", created, rng),
-			Object:       "email_address",
-			EmailAddress: e,
-			Verification: &Verification{Object: "verification_otp", Status: "unverified", Strategy: "email_code", Attempts: ptr(int64(1)), ExpireAt: ptr(createdMS + 10*60*1000)},
-			LinkedTo:     []IdentificationLink{},
-			CreatedAt:    createdMS,
-			UpdatedAt:    createdMS,
-		})
+		u.EmailAddresses = append(u.EmailAddresses, emailAddress(e, "unverified", created, rng))
 	}
-	primary := EmailAddress{
-		ID:           newID("idn_", created, rng),
-		Object:       "email_address",
-		EmailAddress: email,
-		Verification: &Verification{Object: "verification_otp", Status: "verified", Strategy: "email_code", Attempts: ptr(int64(1)), ExpireAt: ptr(createdMS + 10*60*1000)},
-		LinkedTo:     []IdentificationLink{},
-		CreatedAt:    createdMS,
-		UpdatedAt:    createdMS,
-	}
+	primary := emailAddress(email, "verified", created, rng)
 	if oauth != "" {
 		acct := externalAccount(oauth, primary.ID, email, first, last, createdMS, created, rng)
 		primary.Verification = &Verification{Object: "verification_from_oauth", Status: "verified", Strategy: "from_oauth_" + oauth, ExpireAt: nil}
@@ -323,7 +307,7 @@ func NewUser(p UserParams) *User {
 			ID:           newID("idn_", created, rng),
 			Object:       "phone_number",
 			PhoneNumber:  phone,
-			Verification: &Verification{Object: "verification_otp", Status: "verified", Strategy: "phone_code", Attempts: ptr(int64(1)), ExpireAt: ptr(createdMS + 10*60*1000)},
+			Verification: otpVerification("verified", "phone_code", created),
 			LinkedTo:     []IdentificationLink{},
 			CreatedAt:    createdMS,
 			UpdatedAt:    createdMS,
@@ -332,6 +316,28 @@ func NewUser(p UserParams) *User {
 		u.PrimaryPhoneNumberID = &ph.ID
 	}
 	return u
+}
+
+// emailAddress returns an email address added at created, verified by a code or
+// not (status), as Clerk shows one.
+func emailAddress(address, status string, created time.Time, rng *rand.Rand) EmailAddress {
+	ms := created.UnixMilli()
+	return EmailAddress{
+		ID:           newID("idn_", created, rng),
+		Object:       "email_address",
+		EmailAddress: address,
+		Verification: otpVerification(status, "email_code", created),
+		LinkedTo:     []IdentificationLink{},
+		CreatedAt:    ms,
+		UpdatedAt:    ms,
+	}
+}
+
+// otpVerification returns a one-time-code verification sent at created with strategy,
+// in status.
+func otpVerification(status, strategy string, created time.Time) *Verification {
+	return &Verification{Object: "verification_otp", Status: status, Strategy: strategy,
+		Attempts: ptr(int64(1)), ExpireAt: ptr(created.UnixMilli() + 10*60*1000)}
 }
 
 // externalAccount returns an account at provider linked to the email address
