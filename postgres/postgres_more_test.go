@@ -3,9 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/url"
-	"strconv"
 	"sync"
 	"testing"
 
@@ -340,32 +338,7 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-// BenchmarkApply measures group commit on PostgreSQL: batches of realistic upserts (3
-// KB raw user objects), each batch one pipelined transaction, reported per change.
+// BenchmarkApply runs storetest's Apply benchmark on this store.
 func BenchmarkApply(b *testing.B) {
-	for _, size := range []int{1, 64, 256} {
-		b.Run(fmt.Sprintf("Batch%d", size), func(b *testing.B) {
-			s := MustOpen(b)
-			ctx := context.Background()
-			base := make([]clerksync.Change, size)
-			for i := range base {
-				base[i] = storetest.Upsert("", storetest.NewProfile(fmt.Sprintf("user_%05d", i), updatedAt))
-			}
-			batch := make([]clerksync.Change, size)
-			profiles := make([]clerksync.Profile, size)
-			for n := 0; b.Loop(); n++ {
-				for i, c := range base {
-					profiles[i] = *c.Profile
-					profiles[i].UpdatedAt += int64(n)
-					c.Profile = &profiles[i]
-					c.EventID = "msg_" + strconv.Itoa(n) + "_" + strconv.Itoa(i)
-					batch[i] = c
-				}
-				if _, err := s.Apply(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/change")
-		})
-	}
+	storetest.BenchmarkApply(b, func(b *testing.B) clerksync.Store { return MustOpen(b) })
 }

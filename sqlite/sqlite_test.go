@@ -3,9 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -235,33 +233,7 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-// BenchmarkApply measures group commit: batches of realistic upserts (3 KB raw user
-// objects), each batch one transaction and one fsync, reported per change.
+// BenchmarkApply runs storetest's Apply benchmark on this store.
 func BenchmarkApply(b *testing.B) {
-	for _, size := range []int{1, 64, 256} {
-		b.Run(fmt.Sprintf("Batch%d", size), func(b *testing.B) {
-			s := MustOpen(b)
-			ctx := context.Background()
-			base := make([]clerksync.Change, size)
-			for i := range base {
-				base[i] = storetest.Upsert("", storetest.NewProfile(fmt.Sprintf("user_%05d", i), 1716883500000))
-			}
-			batch := make([]clerksync.Change, size)
-			profiles := make([]clerksync.Profile, size)
-			for n := 0; b.Loop(); n++ {
-				// Every batch is a newer version of the same users, under new svix-ids.
-				for i, c := range base {
-					profiles[i] = *c.Profile
-					profiles[i].UpdatedAt += int64(n)
-					c.Profile = &profiles[i]
-					c.EventID = "msg_" + strconv.Itoa(n) + "_" + strconv.Itoa(i)
-					batch[i] = c
-				}
-				if _, err := s.Apply(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size), "ns/change")
-		})
-	}
+	storetest.BenchmarkApply(b, func(b *testing.B) clerksync.Store { return MustOpen(b) })
 }
