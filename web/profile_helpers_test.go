@@ -20,6 +20,7 @@ import (
 	"github.com/clerksync/clerksync/clerkapi"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/engine"
+	"github.com/clerksync/clerksync/internal/syncbuf"
 	"github.com/clerksync/clerksync/pull"
 	"github.com/clerksync/clerksync/session"
 	"github.com/clerksync/clerksync/sqlite"
@@ -53,23 +54,7 @@ type profileEnv struct {
 }
 
 // logBuffer keeps the server's log lines; safe for the server and the test to share.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns what was logged so far.
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = syncbuf.Buffer
 
 // profileOptions adjusts the environment of one test.
 type profileOptions struct {
