@@ -48,19 +48,30 @@ type testServer struct {
 // env gives them) on a free port and stops it when the test ends.
 func MustRunServe(tb testing.TB, env map[string]string, args ...string) *testServer {
 	tb.Helper()
+	return runServe(tb, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret, "LOG_LEVEL": "debug"}, env, args, nil)
+}
+
+// runServe starts serve on :0 with a temporary SQLite file, defaults and then env as
+// its environment, and args. prepare, when set, adjusts the command between its flags
+// and its start. The server stops when the test ends.
+func runServe(tb testing.TB, defaults, env map[string]string, args []string, prepare func(*ServeCommand)) *testServer {
+	tb.Helper()
 	full := map[string]string{
-		"CLERK_WEBHOOK_SECRET": testSecret,
-		"DATABASE_URL":         "sqlite:" + filepath.Join(tb.TempDir(), "clerksync.db"),
-		"PORT":                 "127.0.0.1:0",
-		"LOG_LEVEL":            "debug",
+		"DATABASE_URL": "sqlite:" + filepath.Join(tb.TempDir(), "clerksync.db"),
+		"PORT":         "127.0.0.1:0",
 	}
-	for k, v := range env {
-		full[k] = v
+	for _, m := range []map[string]string{defaults, env} {
+		for k, v := range m {
+			full[k] = v
+		}
 	}
 	m, _, stderr := testMain(full)
 	c := &ServeCommand{Main: m}
 	if err := c.ParseFlags(args); err != nil {
 		tb.Fatalf("serve flags: %v", err)
+	}
+	if prepare != nil {
+		prepare(c)
 	}
 	if err := c.Open(context.Background()); err != nil {
 		tb.Fatalf("serve: %v\n%s", err, stderr)

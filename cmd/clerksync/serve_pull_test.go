@@ -33,36 +33,16 @@ type pullWait struct {
 // names one) and args, with the schedule of polls and reconciles in the test's hands.
 func mustRunPullServe(tb testing.TB, env map[string]string, args ...string) *pullServer {
 	tb.Helper()
-	full := map[string]string{
-		"DATABASE_URL": "sqlite:" + filepath.Join(tb.TempDir(), "clerksync.db"),
-		"PORT":         "127.0.0.1:0",
-		"LOG_LEVEL":    "info",
-	}
-	for k, v := range env {
-		full[k] = v
-	}
-	m, _, stderr := testMain(full)
-	c := &ServeCommand{Main: m}
-	if err := c.ParseFlags(args); err != nil {
-		tb.Fatalf("serve flags: %v", err)
-	}
 	ps := &pullServer{clock: storetest.NewClock(time.Now()), waits: make(chan pullWait, 16), passes: make(chan pull.Pass, 16)}
-	m.Now = ps.clock.Now
-	c.pull.after = func(d time.Duration) <-chan time.Time {
-		ch := make(chan time.Time, 1)
-		ps.waits <- pullWait{d, ch}
-		return ch
-	}
-	c.pull.onPass = func(p pull.Pass) { ps.passes <- p }
-	if err := c.Open(context.Background()); err != nil {
-		tb.Fatalf("serve: %v\n%s", err, stderr)
-	}
-	tb.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			tb.Errorf("close serve: %v", err)
+	ps.testServer = runServe(tb, map[string]string{"LOG_LEVEL": "info"}, env, args, func(c *ServeCommand) {
+		c.Now = ps.clock.Now
+		c.pull.after = func(d time.Duration) <-chan time.Time {
+			ch := make(chan time.Time, 1)
+			ps.waits <- pullWait{d, ch}
+			return ch
 		}
+		c.pull.onPass = func(p pull.Pass) { ps.passes <- p }
 	})
-	ps.testServer = &testServer{ServeCommand: c, URL: c.URL(), Logs: stderr, DBPath: strings.TrimPrefix(full["DATABASE_URL"], "sqlite:")}
 	return ps
 }
 
