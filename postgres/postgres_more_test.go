@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"sync"
 	"testing"
 
@@ -281,20 +280,10 @@ func TestUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	mustAdmin(t)
-	target, err := url.Parse(testURL())
-	if err != nil || target.Host == "" {
-		t.Skipf("TEST_DATABASE_URL is not a URL with a host: %v", err)
-	}
-	p, err := tcpproxy.New(target.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	via := *target
-	via.Host = p.Addr()
+	p, via := tcpproxy.ForURL(t, testURL())
 	schema := newSchema(t)
 
-	s, err := postgres.Open(ctx, via.String(), postgres.WithSchema(schema))
+	s, err := postgres.Open(ctx, via, postgres.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,20 +20,10 @@ import (
 func troubleServer(t *testing.T) (*testServer, *tcpproxy.Proxy, *postgres.Store) {
 	t.Helper()
 	admin := mustPostgres(t)
-	target, err := url.Parse(pgTestURL())
-	if err != nil || target.Host == "" {
-		t.Skipf("TEST_DATABASE_URL is not a URL with a host, so no proxy can be put in front of it: %v", err)
-	}
-	p, err := tcpproxy.New(target.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	via := *target
-	via.Host = p.Addr()
+	p, via := tcpproxy.ForURL(t, pgTestURL())
 	schema := newPGSchema(t, admin)
 	s := MustRunServe(t, map[string]string{
-		"DATABASE_URL":    via.String(),
+		"DATABASE_URL":    via,
 		"DATABASE_SCHEMA": schema,
 	})
 	return s, p, mustOpenPG(t, schema)
