@@ -191,17 +191,27 @@ func (h *profileHandler) errNotConfigured() apiError {
 	return apiError{Code: "not_configured", Message: "the profile page is not configured on this server", Hint: h.cfg.NotConfiguredHint}
 }
 
-// handleGetProfile answers the signed-in user's row. A signed-in user whose row is
-// missing (the sign-up that races Clerk's user.created webhook) is synced on the spot.
-func (h *profileHandler) handleGetProfile(w http.ResponseWriter, r *http.Request) {
+// apiCaller answers CORS for r and returns the signed-in caller of an API route; when
+// there is none (not configured, no or a bad token) it has answered and reports false.
+func (h *profileHandler) apiCaller(w http.ResponseWriter, r *http.Request) (*session.Claims, bool) {
 	h.cors(w, r)
 	if h.cfg.Sessions == nil {
 		writeAPIError(w, http.StatusServiceUnavailable, h.errNotConfigured())
-		return
+		return nil, false
 	}
 	claims, err := h.authenticate(r)
 	if err != nil {
 		h.writeAuthError(w, err)
+		return nil, false
+	}
+	return claims, true
+}
+
+// handleGetProfile answers the signed-in user's row. A signed-in user whose row is
+// missing (the sign-up that races Clerk's user.created webhook) is synced on the spot.
+func (h *profileHandler) handleGetProfile(w http.ResponseWriter, r *http.Request) {
+	claims, ok := h.apiCaller(w, r)
+	if !ok {
 		return
 	}
 	p, _, err := h.ensure(r.Context(), claims.Subject)
@@ -228,14 +238,8 @@ type syncAnswer struct {
 // fresh row with the fields that changed. With max_age (seconds) it asks Clerk only
 // when the row is older than that: the drop-in script's sync on visit.
 func (h *profileHandler) handleSync(w http.ResponseWriter, r *http.Request) {
-	h.cors(w, r)
-	if h.cfg.Sessions == nil {
-		writeAPIError(w, http.StatusServiceUnavailable, h.errNotConfigured())
-		return
-	}
-	claims, err := h.authenticate(r)
-	if err != nil {
-		h.writeAuthError(w, err)
+	claims, ok := h.apiCaller(w, r)
+	if !ok {
 		return
 	}
 	if !isBearer(r) {
