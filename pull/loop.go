@@ -115,18 +115,11 @@ func (l *Loop) pollLoop(ctx context.Context) {
 	ttl := max(3*l.PollEvery, minPollLease)
 	defer l.release(LeasePoll, log)
 	for {
-		p := Pass{Kind: clerksync.RunPoll}
-		ok, err := s.State.AcquireLease(ctx, LeasePoll, l.Holder, ttl)
-		switch {
-		case err != nil:
-			p.Err = err
-		case !ok:
-			p.Skipped = true
-		default:
+		p := l.leased(ctx, clerksync.RunPoll, LeasePoll, ttl, func(p *Pass) {
 			opts := l.Poll
 			opts.Progress = l.renewing(ctx, LeasePoll, ttl, opts.Progress, log)
 			p.Poll, p.Err = s.Poll(ctx, opts)
-		}
+		})
 		if ctx.Err() != nil {
 			return
 		}
@@ -142,6 +135,22 @@ func (l *Loop) pollLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// leased runs one pass of kind if this process takes (or holds) the lease: a pass
+// that could not take it is Skipped, one whose lease could not be read has Err.
+func (l *Loop) leased(ctx context.Context, kind clerksync.RunKind, lease string, ttl time.Duration, run func(*Pass)) Pass {
+	p := Pass{Kind: kind}
+	ok, err := l.Syncer.State.AcquireLease(ctx, lease, l.Holder, ttl)
+	switch {
+	case err != nil:
+		p.Err = err
+	case !ok:
+		p.Skipped = true
+	default:
+		run(&p)
+	}
+	return p
 }
 
 func (l *Loop) reconcileLoop(ctx context.Context) {
@@ -168,14 +177,7 @@ func (l *Loop) reconcileLoop(ctx context.Context) {
 			continue // another replica may have reconciled meanwhile
 		}
 
-		p := Pass{Kind: clerksync.RunReconcile}
-		ok, err := s.State.AcquireLease(ctx, LeaseReconcile, l.Holder, reconcileLease)
-		switch {
-		case err != nil:
-			p.Err = err
-		case !ok:
-			p.Skipped = true
-		default:
+		p := l.leased(ctx, clerksync.RunReconcile, LeaseReconcile, reconcileLease, func(p *Pass) {
 			log.Info("reconcile: reading every user from Clerk", "prune", l.ReconcilePrune)
 			p.Reconcile, p.Err = s.Backfill(ctx, BackfillOptions{
 				Kind:     clerksync.RunReconcile,
@@ -184,7 +186,7 @@ func (l *Loop) reconcileLoop(ctx context.Context) {
 				Progress: l.renewing(ctx, LeaseReconcile, reconcileLease, nil, log),
 			})
 			l.release(LeaseReconcile, log)
-		}
+		})
 		if ctx.Err() != nil {
 			return
 		}
