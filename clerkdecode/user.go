@@ -51,31 +51,19 @@ func DecodeUser(data []byte, opt Options) (*clerksync.Profile, error) {
 // when private metadata had to be cut out. It returns a *DecodeError, whose path starts
 // with the index of the user at fault, when arr is not an array of valid users.
 func DecodeUsers(arr []byte, opt Options) ([]*clerksync.Profile, error) {
-	d := dec{b: arr}
-	null, err := d.openArray()
-	if err != nil {
-		return nil, err
-	}
-	if null {
-		return nil, &DecodeError{Offset: 0, Reason: "want an array, got null"}
-	}
 	var users []user
 	var cuts []span
-	for n := 0; ; n++ {
-		more, err := d.elem(n)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			break
-		}
+	d := dec{b: arr}
+	err := d.array(func(d *dec) error {
 		var u user
+		var err error
 		if cuts, err = d.user(&u, opt.KeepPrivateMetadata, cuts); err != nil {
-			return nil, within(err, index(n))
+			return err
 		}
 		users = append(users, u)
-	}
-	if err := d.end(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	buf := cutSpansIf(arr, cuts)
@@ -425,31 +413,41 @@ func cutSpansIf(b []byte, cuts []span) []byte {
 // a page of GET /v1/users, where one user in an unexpected shape must not hold up the
 // others). It validates the whole array and returns a *DecodeError when arr is not one.
 func SplitArray(arr []byte) ([][]byte, error) {
+	var out [][]byte
 	d := dec{b: arr}
-	null, err := d.openArray()
+	err := d.array(func(d *dec) error {
+		s, _, err := d.raw(1)
+		out = append(out, arr[s.start:s.end:s.end])
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if null {
-		return nil, &DecodeError{Offset: 0, Reason: "want an array, got null"}
+	return out, nil
+}
+
+// array walks the JSON array that is the whole of d's input, calling each at the start
+// of every element; each must consume the element. An error of each is given the
+// element's index in its path.
+func (d *dec) array(each func(*dec) error) error {
+	null, err := d.openArray()
+	if err != nil {
+		return err
 	}
-	var out [][]byte
+	if null {
+		return &DecodeError{Offset: 0, Reason: "want an array, got null"}
+	}
 	for n := 0; ; n++ {
 		more, err := d.elem(n)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !more {
 			break
 		}
-		s, _, err := d.raw(1)
-		if err != nil {
-			return nil, within(err, index(n))
+		if err := each(d); err != nil {
+			return within(err, index(n))
 		}
-		out = append(out, arr[s.start:s.end:s.end])
 	}
-	if err := d.end(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return d.end()
 }
