@@ -35,6 +35,10 @@ type Metrics struct {
 	ClerkRequests *prometheus.CounterVec
 }
 
+// latencyBuckets are the buckets of the duration histograms, in seconds: from half a
+// millisecond (a batch on SQLite) to Svix's 15 s timeout and beyond.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
 // New creates the collectors and registers them, with Go runtime and process
 // collectors, in a registry of their own.
 func New() *Metrics {
@@ -48,7 +52,7 @@ func New() *Metrics {
 		DeliveryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "clerksync_webhook_delivery_seconds",
 			Help:    "Time from reading a webhook delivery to answering it.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: latencyBuckets,
 		}),
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clerksync_changes_total",
@@ -62,7 +66,7 @@ func New() *Metrics {
 		BatchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "clerksync_batch_seconds",
 			Help:    "Duration of one database transaction, commit included.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: latencyBuckets,
 		}),
 		BatchErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "clerksync_batch_errors_total",
