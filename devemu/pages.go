@@ -79,7 +79,8 @@ type pageData struct {
 	JWKSURL     string
 }
 
-type notice struct{ Kind, Title, Text string }
+// notice is a message shown at the top of a page.
+type notice = flash.Notice
 
 // userView is a user as the pages show them, with what clerksync holds for them.
 type userView struct {
@@ -136,7 +137,7 @@ func prettyJSON(m json.RawMessage) string {
 func (e *Emulator) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, d *pageData) {
 	d.Stylesheet = e.stylesheet
 	if d.Notice == nil {
-		d.Notice = readFlash(w, r)
+		d.Notice = flashCookie.Take(w, r)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
@@ -217,7 +218,7 @@ func (e *Emulator) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	u, ok := e.user(id)
 	if !ok {
-		setFlash(w, r, &notice{Kind: "error", Title: "No such user.", Text: "Pick one of the users below."})
+		flashCookie.Set(w, r, &notice{Kind: "error", Title: "No such user.", Text: "Pick one of the users below."})
 		http.Redirect(w, r, SignInPath, http.StatusSeeOther)
 		return
 	}
@@ -228,7 +229,7 @@ func (e *Emulator) handleSignIn(w http.ResponseWriter, r *http.Request) {
 
 func (e *Emulator) handleSignOut(w http.ResponseWriter, r *http.Request) {
 	signOut(w)
-	setFlash(w, r, &notice{Kind: "info", Title: "Signed out."})
+	flashCookie.Set(w, r, &notice{Kind: "info", Title: "Signed out."})
 	http.Redirect(w, r, SignInPath, http.StatusSeeOther)
 }
 
@@ -290,9 +291,9 @@ func (e *Emulator) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	u, d, err := e.CreateUser(formInput(r))
 	if err != nil {
-		setFlash(w, r, &notice{Kind: "error", Title: "User not created.", Text: inputError(err)})
+		flashCookie.Set(w, r, &notice{Kind: "error", Title: "User not created.", Text: inputError(err)})
 	} else {
-		setFlash(w, r, deliveryNotice("Created "+displayName(u), d))
+		flashCookie.Set(w, r, deliveryNotice("Created "+displayName(u), d))
 	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
@@ -300,7 +301,7 @@ func (e *Emulator) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) handleUserPage(w http.ResponseWriter, r *http.Request) {
 	u, ok := e.user(r.PathValue("id"))
 	if !ok {
-		setFlash(w, r, &notice{Kind: "error", Title: "No such user."})
+		flashCookie.Set(w, r, &notice{Kind: "error", Title: "No such user."})
 		http.Redirect(w, r, Prefix, http.StatusSeeOther)
 		return
 	}
@@ -322,7 +323,7 @@ func (e *Emulator) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		cur, ok := e.user(id)
 		if !ok {
-			setFlash(w, r, &notice{Kind: "error", Title: "No such user."})
+			flashCookie.Set(w, r, &notice{Kind: "error", Title: "No such user."})
 			http.Redirect(w, r, Prefix, http.StatusSeeOther)
 			return
 		}
@@ -330,7 +331,7 @@ func (e *Emulator) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		e.render(w, r, http.StatusUnprocessableEntity, e.views.user, &pageData{Title: v.Name, Nav: "home", User: &v, Form: in, Error: inputError(err)})
 		return
 	}
-	setFlash(w, r, deliveryNotice("Updated "+displayName(u), d))
+	flashCookie.Set(w, r, deliveryNotice("Updated "+displayName(u), d))
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
@@ -346,9 +347,9 @@ func (e *Emulator) handleDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := e.DeleteUser(id, r.PostForm.Get("no_webhook") != "")
 	if err != nil {
-		setFlash(w, r, &notice{Kind: "error", Title: "User not deleted.", Text: inputError(err)})
+		flashCookie.Set(w, r, &notice{Kind: "error", Title: "User not deleted.", Text: inputError(err)})
 	} else {
-		setFlash(w, r, deliveryNotice("Deleted "+name, d))
+		flashCookie.Set(w, r, deliveryNotice("Deleted "+name, d))
 	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
@@ -360,21 +361,4 @@ func (e *Emulator) handleCSS(w http.ResponseWriter, r *http.Request) {
 }
 
 // flashCookie carries a notice across the redirect after a form.
-const flashCookie = "clerksync_dev_flash"
-
-func setFlash(w http.ResponseWriter, r *http.Request, n *notice) {
-	flash.Set(w, r, flashCookie, "/dev/", n)
-}
-
-// readFlash returns the pending notice, if any, and clears it.
-func readFlash(w http.ResponseWriter, r *http.Request) *notice {
-	var n notice
-	if !flash.Take(w, r, flashCookie, "/dev/", &n) {
-		return nil
-	}
-	switch n.Kind {
-	case "success", "error", "info":
-		return &n
-	}
-	return nil
-}
+var flashCookie = flash.Cookie{Name: "clerksync_dev_flash", Path: "/dev/"}

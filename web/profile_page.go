@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clerksync/clerksync"
-	flashcookie "github.com/clerksync/clerksync/internal/flash"
+	"github.com/clerksync/clerksync/internal/flash"
 	"github.com/clerksync/clerksync/session"
 )
 
@@ -32,11 +32,7 @@ type pageData struct {
 }
 
 // notice is the result of a sync shown above the fields.
-type notice struct {
-	Kind  string // success, error, info
-	Title string
-	Text  string
-}
+type notice = flash.Notice
 
 // message is the content of a page that shows no profile: sign in, not configured,
 // an error.
@@ -307,11 +303,9 @@ func (h *profileHandler) handlePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := &pageData{Title: "Your profile", Script: true, UserID: claims.Subject, CSRF: h.csrfToken(claims)}
-	fl := readFlash(w, r)
 	var changed []string
-	if fl != nil {
-		d.Notice = &notice{Kind: fl.Kind, Title: fl.Title, Text: fl.Text}
-		changed = fl.Changed
+	if d.Notice = flashCookie.Take(w, r); d.Notice != nil {
+		changed = d.Notice.Changed
 	}
 
 	p, synced, err := h.ensure(r.Context(), claims.Subject)
@@ -351,7 +345,7 @@ func (h *profileHandler) handlePageSync(w http.ResponseWriter, r *http.Request) 
 			Action: "/profile", ActionLabel: "Back to your profile"})
 		return
 	}
-	fl := &flash{}
+	fl := &notice{}
 	us, err := h.sync(r.Context(), claims.Subject)
 	switch {
 	case err == nil:
@@ -368,7 +362,7 @@ func (h *profileHandler) handlePageSync(w http.ResponseWriter, r *http.Request) 
 		_, e := h.apiErrorFor(claims.Subject, err)
 		fl.Kind, fl.Title, fl.Text = "error", "Sync failed.", sentence(e.Message)
 	}
-	setFlash(w, r, fl)
+	flashCookie.Set(w, r, fl)
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)
 }
 
@@ -407,30 +401,4 @@ func sentence(msg string) string {
 }
 
 // flashCookie carries the result of a form post to the page it redirects to.
-const flashCookie = "clerksync_flash"
-
-// flash is a one-time notice, kept in a short-lived cookie across the redirect.
-type flash struct {
-	Kind    string   `json:"k"`
-	Title   string   `json:"t"`
-	Text    string   `json:"x,omitempty"`
-	Changed []string `json:"c,omitempty"`
-}
-
-func setFlash(w http.ResponseWriter, r *http.Request, f *flash) {
-	flashcookie.Set(w, r, flashCookie, "/profile", f)
-}
-
-// readFlash returns the pending notice, if any, and clears it. Only the kinds the page
-// knows are shown; the text is escaped by the template like any other.
-func readFlash(w http.ResponseWriter, r *http.Request) *flash {
-	var f flash
-	if !flashcookie.Take(w, r, flashCookie, "/profile", &f) {
-		return nil
-	}
-	switch f.Kind {
-	case "success", "error", "info":
-		return &f
-	}
-	return nil
-}
+var flashCookie = flash.Cookie{Name: "clerksync_flash", Path: "/profile"}

@@ -11,31 +11,54 @@ import (
 // maxAge is how long a notice waits for the page the form redirects to.
 const maxAge = 60
 
-// Set stores v, as JSON, in the cookie name for the pages under path. A value that does
-// not encode is dropped: a notice is a courtesy, never the result itself.
-func Set(w http.ResponseWriter, r *http.Request, name, path string, v any) {
-	b, err := json.Marshal(v)
+// Notice is a one-time message shown on the page a form redirects to.
+type Notice struct {
+	// Kind is success, error or info; a notice of another kind is not shown.
+	Kind  string `json:"k"`
+	Title string `json:"t"`
+	Text  string `json:"x,omitempty"`
+	// Changed names what a sync changed, for the page to highlight.
+	Changed []string `json:"c,omitempty"`
+}
+
+// Cookie is where a page keeps its notices: the cookie's name and the path of the
+// pages it is sent to.
+type Cookie struct{ Name, Path string }
+
+// Set stores n for the next page under c's path. A notice that does not encode is
+// dropped: a notice is a courtesy, never the result itself.
+func (c Cookie) Set(w http.ResponseWriter, r *http.Request, n *Notice) {
+	b, err := json.Marshal(n)
 	if err != nil {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: base64.RawURLEncoding.EncodeToString(b), Path: path,
+		Name: c.Name, Value: base64.RawURLEncoding.EncodeToString(b), Path: c.Path,
 		MaxAge: maxAge, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
 	})
 }
 
-// Take decodes the notice in the cookie name into v and clears the cookie, so that it
-// shows once. It reports whether there was a notice that decoded; the caller still
-// checks its fields, as a cookie is whatever the browser sends.
-func Take(w http.ResponseWriter, r *http.Request, name, path string, v any) bool {
-	c, err := r.Cookie(name)
+// Take returns the pending notice, or nil, and clears the cookie so that it shows once.
+// A cookie is whatever the browser sends: one that does not decode, or whose kind is
+// not one the pages know, gives nil (its text is escaped by the templates like any
+// other).
+func (c Cookie) Take(w http.ResponseWriter, r *http.Request) *Notice {
+	ck, err := r.Cookie(c.Name)
 	if err != nil {
-		return false
+		return nil
 	}
-	http.SetCookie(w, &http.Cookie{Name: name, Path: path, MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	http.SetCookie(w, &http.Cookie{Name: c.Name, Path: c.Path, MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	b, err := base64.RawURLEncoding.DecodeString(ck.Value)
 	if err != nil {
-		return false
+		return nil
 	}
-	return json.Unmarshal(b, v) == nil
+	var n Notice
+	if json.Unmarshal(b, &n) != nil {
+		return nil
+	}
+	switch n.Kind {
+	case "success", "error", "info":
+		return &n
+	}
+	return nil
 }
