@@ -10,8 +10,6 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkapi"
-	"github.com/clerksync/clerksync/clerkdecode"
-	"github.com/clerksync/clerksync/engine"
 	"github.com/clerksync/clerksync/pull"
 )
 
@@ -20,13 +18,11 @@ import (
 type BackfillCommand struct {
 	*Main
 
-	common        commonFlags
-	clerk         clerkSettings
+	pullFlags
 	pageSize      int
 	prune         bool
 	pruneMax      int
 	dryRun        bool
-	keepPrivate   bool
 	progressEvery time.Duration
 }
 
@@ -37,16 +33,13 @@ func (c *BackfillCommand) ParseFlags(args []string) error {
 			"webhooks were missed), through the same rules as webhooks: a newer stored version is kept, a deleted user\n"+
 			"stays deleted. Safe beside a running server, safe to interrupt (Ctrl-C) and to run again.\n"+
 			"Needs CLERK_SECRET_KEY (and CLERK_API_URL for another address than "+clerkapi.DefaultBaseURL+").", c.Stderr)
-	c.common.register(fs, c.Getenv)
-	c.clerk.read(c.Getenv)
+	c.pullFlags.register(fs, c.Getenv)
 	fs.IntVar(&c.pageSize, "limit-per-page", pull.DefaultPageSize, "users per request, 1 to 500")
 	fs.IntVar(&c.clerk.rateLimit, "rate-limit", 0, rateLimitUsage)
 	fs.BoolVar(&c.prune, "prune", false, "then delete local users Clerk no longer has: each is checked with Clerk first and deleted only on a 404")
 	fs.IntVar(&c.pruneMax, "prune-max", 0, fmt.Sprintf("most users --prune may delete (0: %d%% of the local users, at least %d; -1: no limit); more deletes nothing, as it usually means the secret key of another instance",
 		pull.DefaultPruneShare, pull.DefaultPruneFloor))
 	fs.BoolVar(&c.dryRun, "dry-run", false, "read everything from Clerk and report what would change, changing nothing")
-	fs.BoolVar(&c.keepPrivate, "keep-private-metadata", envBool(c.Getenv, "CLERKSYNC_KEEP_PRIVATE_METADATA"),
-		"store users' private_metadata too (env CLERKSYNC_KEEP_PRIVATE_METADATA=1)")
 	fs.DurationVar(&c.progressEvery, "progress-every", 10*time.Second, "time between progress lines when stderr is not a terminal")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -69,29 +62,15 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 	if err := c.ParseFlags(args); err != nil {
 		return err
 	}
-	logger, err := c.common.logger(c.Stderr)
+	p, err := c.pullFlags.open(ctx, c.Stderr, c.now)
 	if err != nil {
 		return err
 	}
-	counts := &requestCounts{}
-	client, err := c.clerk.client(logger, counts, nil)
-	if err != nil {
-		return err
+	defer p.Close()
+	if p.syncer.State == nil {
+		return fmt.Errorf("the %s store cannot record runs", p.db.Kind)
 	}
-	db, store, err := c.common.openDB(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	state, ok := store.(clerksync.SyncStore)
-	if !ok {
-		return fmt.Errorf("the %s store cannot record runs", db.Kind)
-	}
-	eng := engine.New(store, engine.Config{Writers: defaultWriters(db), Logger: logger})
-	defer eng.Close()
-
-	syncer := &pull.Syncer{Client: client, Engine: eng, Store: store, State: state,
-		Decode: clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, Logger: logger, Now: c.now}
+	logger, counts, syncer := p.logger, p.counts, p.syncer
 	bar := newProgress(c.Stderr, logger, c.progressEvery, c.now)
 	start := c.now()
 	rep, err := syncer.Backfill(ctx, pull.BackfillOptions{

@@ -1,16 +1,24 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkapi"
+	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/engine"
 	"github.com/clerksync/clerksync/metrics"
+	"github.com/clerksync/clerksync/pull"
 )
 
 // clerkSettings are what the commands that read the Clerk Backend API (backfill,
@@ -129,4 +137,59 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		t.metrics.ClerkRequests.WithLabelValues(status).Inc()
 	}
 	return resp, err
+}
+
+// pullFlags are what the commands that pull users from the Clerk Backend API (backfill,
+// sync) share: the database, the Clerk settings and the private metadata opt-in.
+type pullFlags struct {
+	common      commonFlags
+	clerk       clerkSettings
+	keepPrivate bool
+}
+
+// register adds the shared flags to fs, with defaults from the environment.
+func (p *pullFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	p.common.register(fs, getenv)
+	p.clerk.read(getenv)
+	fs.BoolVar(&p.keepPrivate, "keep-private-metadata", envBool(getenv, "CLERKSYNC_KEEP_PRIVATE_METADATA"),
+		"store users' private_metadata too (env CLERKSYNC_KEEP_PRIVATE_METADATA=1)")
+}
+
+// puller is an open pull: its logger, the Clerk client's request counts, the database
+// and the engine over it, and the syncer that uses them.
+type puller struct {
+	logger *slog.Logger
+	counts *requestCounts
+	db     DB
+	store  clerksync.Store
+	engine *engine.Engine
+	syncer *pull.Syncer
+}
+
+// open builds the logger and the Clerk client and opens the database with an engine
+// over it. The caller closes the puller.
+func (p *pullFlags) open(ctx context.Context, stderr io.Writer, now func() time.Time) (*puller, error) {
+	logger, err := p.common.logger(stderr)
+	if err != nil {
+		return nil, err
+	}
+	counts := &requestCounts{}
+	client, err := p.clerk.client(logger, counts, nil)
+	if err != nil {
+		return nil, err
+	}
+	db, store, err := p.common.openDB(ctx, logger)
+	if err != nil {
+		return nil, err
+	}
+	eng := engine.New(store, engine.Config{Writers: defaultWriters(db), Logger: logger})
+	state, _ := store.(clerksync.SyncStore)
+	return &puller{logger: logger, counts: counts, db: db, store: store, engine: eng,
+		syncer: &pull.Syncer{Client: client, Engine: eng, Store: store, State: state,
+			Decode: clerkdecode.Options{KeepPrivateMetadata: p.keepPrivate}, Logger: logger, Now: now}}, nil
+}
+
+// Close stops the engine, once every change is applied, and closes the database.
+func (p *puller) Close() error {
+	return errors.Join(p.engine.Close(), p.store.Close())
 }

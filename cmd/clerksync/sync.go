@@ -8,8 +8,6 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkapi"
-	"github.com/clerksync/clerksync/clerkdecode"
-	"github.com/clerksync/clerksync/engine"
 	"github.com/clerksync/clerksync/pull"
 )
 
@@ -17,9 +15,7 @@ import (
 type SyncCommand struct {
 	*Main
 
-	common      commonFlags
-	clerk       clerkSettings
-	keepPrivate bool
+	pullFlags
 }
 
 // ParseFlags reads the command's flags and environment and returns the user id.
@@ -28,10 +24,7 @@ func (c *SyncCommand) ParseFlags(args []string) (string, error) {
 		"Read one user from the Clerk Backend API and store it, as the Sync User Data button does; a user Clerk no\n"+
 			"longer has (404) is deleted locally. Prints the columns that changed.\n"+
 			"Needs CLERK_SECRET_KEY (and CLERK_API_URL for another address than "+clerkapi.DefaultBaseURL+").", c.Stderr)
-	c.common.register(fs, c.Getenv)
-	c.clerk.read(c.Getenv)
-	fs.BoolVar(&c.keepPrivate, "keep-private-metadata", envBool(c.Getenv, "CLERKSYNC_KEEP_PRIVATE_METADATA"),
-		"store the user's private_metadata too (env CLERKSYNC_KEEP_PRIVATE_METADATA=1)")
+	c.pullFlags.register(fs, c.Getenv)
 	// Flags may come after the user id too.
 	var ids []string
 	for {
@@ -57,25 +50,12 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger, err := c.common.logger(c.Stderr)
+	p, err := c.pullFlags.open(ctx, c.Stderr, c.now)
 	if err != nil {
 		return err
 	}
-	counts := &requestCounts{}
-	client, err := c.clerk.client(logger, counts, nil)
-	if err != nil {
-		return err
-	}
-	_, store, err := c.common.openDB(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	eng := engine.New(store, engine.Config{Logger: logger})
-	defer eng.Close()
-
-	syncer := &pull.Syncer{Client: client, Engine: eng, Store: store,
-		Decode: clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, Logger: logger}
+	defer p.Close()
+	syncer := p.syncer
 	res, err := syncer.SyncUser(ctx, userID)
 	switch {
 	case clerksync.ErrorCode(err) == clerksync.EINVALID:
