@@ -43,9 +43,8 @@ WITH st AS MATERIALIZED (
         $3::text <> ''
             AND EXISTS (SELECT 1 FROM clerksync_tombstones WHERE user_id = $3::text) AS dead`
 
-	// The entry of the event log. A replayed svix-id updates its entry and counts the
-	// attempt; the replay may know more than the first attempt did (the user of a body
-	// that could not be decoded), so the descriptive columns are refreshed too.
+	// The entry of the event log; a replayed svix-id updates its entry
+	// (sqlschema.EventReplaySet).
 	sqlRecord = `
 ev AS (
     INSERT INTO clerksync_events AS e
@@ -54,15 +53,7 @@ ev AS (
         CASE WHEN redact THEN NULL ELSE $6::bytea END, redact
     FROM plan WHERE $1::text <> '' AND NOT dup
     ON CONFLICT (svix_id) DO UPDATE SET
-        type = excluded.type,
-        user_id = coalesce(excluded.user_id, e.user_id),
-        outcome = excluded.outcome,
-        action = excluded.action,
-        error = excluded.error,
-        event_time = coalesce(excluded.event_time, e.event_time),
-        body = excluded.body,
-        redacted = excluded.redacted,
-        attempts = e.attempts + 1
+    ` + sqlschema.EventReplaySet("e") + `
     WHERE $2::bool
     RETURNING 1
 )`

@@ -274,16 +274,7 @@ func TestBackfill_ClerkFails(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.seed(t, 300)
-	page := 0
-	h.Wrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if listing(r) {
-			page++
-			if page == 2 {
-				h.Fake.FailNext(1, http.StatusServiceUnavailable)
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+	h.failListingPage(2, http.StatusServiceUnavailable)
 	rep, err := h.Syncer.Backfill(context.Background(), pull.BackfillOptions{PageSize: 100})
 	if got, want := clerksync.ErrorCode(err), clerksync.EUNAVAILABLE; got != want {
 		t.Fatalf("Backfill error %v (code %q), want code %q", err, got, want)

@@ -283,3 +283,18 @@ func (h *harness) poll(t *testing.T) *pull.PollReport {
 	}
 	return rep
 }
+
+// failListingPage makes the Clerk fake answer status to the page-th request of a user
+// listing (counting from 1), once.
+func (h *harness) failListingPage(page, status int) {
+	n := 0
+	h.Wrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if listing(r) {
+			n++
+			if n == page {
+				h.Fake.FailNext(1, status)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -257,16 +257,7 @@ func TestPoll_FailureKeepsCheckpoint(t *testing.T) {
 		h.Clock.Advance(time.Second)
 		rename(t, h, u.ID, "Changed")
 	}
-	page := 0
-	h.Wrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if listing(r) {
-			page++
-			if page == 2 {
-				h.Fake.FailNext(1, http.StatusBadGateway)
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+	h.failListingPage(2, http.StatusBadGateway)
 	rep, err := h.Syncer.Poll(ctx, pull.PollOptions{FirstPage: 10, PageSize: 10})
 	if err == nil {
 		t.Fatal("poll succeeded with a failed page")

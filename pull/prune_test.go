@@ -97,16 +97,7 @@ func TestPrune_NeverAfterAPartialListing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	gone := pruneSetup(t, h, 3)
-	page := 0
-	h.Wrap(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		if listing(r) {
-			page++
-			if page == 2 {
-				h.Fake.FailNext(1, http.StatusInternalServerError)
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+	h.failListingPage(2, http.StatusInternalServerError)
 	rep, err := h.Syncer.Backfill(context.Background(), pull.BackfillOptions{PageSize: 10, Prune: true})
 	if err == nil {
 		t.Fatal("Backfill succeeded with a failed page")

@@ -50,23 +50,14 @@ WHERE user_id = ? AND updated_at <= ?`
 	sqlInsertTombstone = `INSERT INTO clerksync_tombstones (user_id, deleted_at, source, event_id) VALUES (?, ?, ?, ?)`
 	sqlRedactEvents    = `UPDATE clerksync_events SET body = NULL, redacted = 1 WHERE user_id = ? AND body IS NOT NULL`
 
-	// A new svix-id is inserted; a replayed one updates its entry and counts the
-	// attempt. The replay may know more than the first attempt did (the user of a body
-	// that could not be decoded before), so the descriptive columns are refreshed too.
+	// A new svix-id is inserted; a replayed one updates its entry
+	// (sqlschema.EventReplaySet).
 	sqlRecordEvent = `
 INSERT INTO clerksync_events (
     svix_id, type, user_id, outcome, action, error, event_time, received_at, body, redacted
 ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (svix_id) DO UPDATE SET
-    type = excluded.type,
-    user_id = coalesce(excluded.user_id, clerksync_events.user_id),
-    outcome = excluded.outcome,
-    action = excluded.action,
-    error = excluded.error,
-    event_time = coalesce(excluded.event_time, clerksync_events.event_time),
-    body = excluded.body,
-    redacted = excluded.redacted,
-    attempts = clerksync_events.attempts + 1`
+    ` + sqlschema.EventReplaySet("clerksync_events")
 )
 
 type writeStmts struct {

@@ -33,6 +33,23 @@ var ProfileUpsertSet = func() string {
 	return strings.Join(set, ",\n    ")
 }()
 
+// EventReplaySet is the SET list of the event log insert's DO UPDATE, which only a
+// replay reaches: the entry takes the replay's outcome and counts the attempt, and the
+// replay may know more than the first attempt did (the user of a body that could not be
+// decoded before), so the descriptive columns are refreshed too. table is the name (or
+// alias) the statement gives clerksync_events.
+func EventReplaySet(table string) string {
+	return strings.NewReplacer("$t", table).Replace(`type = excluded.type,
+    user_id = coalesce(excluded.user_id, $t.user_id),
+    outcome = excluded.outcome,
+    action = excluded.action,
+    error = excluded.error,
+    event_time = coalesce(excluded.event_time, $t.event_time),
+    body = excluded.body,
+    redacted = excluded.redacted,
+    attempts = $t.attempts + 1`)
+}
+
 // Text returns s for binding, or nil (NULL) for "": the stores keep absent strings as
 // NULL so that applications can query IS NULL.
 func Text(s string) any {
