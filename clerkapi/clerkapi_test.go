@@ -19,45 +19,18 @@ import (
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkapi"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/clocktest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// manualClock is a clock that moves only when told to, or when the client sleeps.
-type manualClock struct {
-	mu     sync.Mutex
-	t      time.Time
-	sleeps []time.Duration
-}
+// manualClock moves only when told to, or when the client sleeps.
+type manualClock = clocktest.Clock
 
 func newClock() *manualClock {
-	return &manualClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Sleep moves the clock forward by d at once, as if the caller had waited.
-func (c *manualClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	c.sleeps = append(c.sleeps, d)
-	return nil
-}
-
-func (c *manualClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.sleeps)
+	return clocktest.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // fixture is a fake Backend API behind a real HTTP server, with a clock shared by

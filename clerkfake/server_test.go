@@ -18,28 +18,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/clocktest"
 )
 
 // manualClock is a clock that moves only when told to.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type manualClock = clocktest.Clock
 
 func newClock() *manualClock {
-	return &manualClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	return clocktest.New(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // answer is a recorded answer of the fake.

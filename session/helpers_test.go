@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/clocktest"
 	"github.com/clerksync/clerksync/session"
 )
 
@@ -24,24 +25,9 @@ import (
 var start = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = clocktest.Clock
 
-func newClock() *fakeClock { return &fakeClock{now: start} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *fakeClock { return clocktest.New(start) }
 
 // testKeys are 2048-bit keys generated once per run and shared by the tests, since
 // generating one takes a while.

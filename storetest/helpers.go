@@ -4,50 +4,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/clocktest"
 )
 
 // Clock is a manual clock for stores and engines under test: it stands still until
 // Advance or Set moves it. It is safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = clocktest.Clock
 
 // Epoch is where NewClock(Epoch) starts the clocks of the suite: a whole millisecond,
 // so that every store keeps it exactly.
 var Epoch = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // NewClock returns a clock that reads t until moved.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time. It has the signature of the stores' Now option.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d and returns the new time.
-func (c *Clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func NewClock(t time.Time) *Clock { return clocktest.New(t) }
 
 // NewProfile returns a realistic profile of userID at version updatedAt (ms): every
 // column set, created at updatedAt (a user's first version; set CreatedAt for later

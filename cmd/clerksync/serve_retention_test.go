@@ -4,32 +4,17 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/clocktest"
 )
 
 // testClock is a clock the test sets; the server reads it from its goroutines.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+type testClock = clocktest.Clock
 
 // pruning is a serve whose retention passes the test drives: tick runs a pass and
 // returns how many entries it deleted.
@@ -110,7 +95,7 @@ func TestServe_EventRetention(t *testing.T) {
 	t.Parallel()
 	const day = 24 * time.Hour
 	start := time.Now()
-	clock := &testClock{t: start}
+	clock := clocktest.New(start)
 	dbPath := filepath.Join(t.TempDir(), "clerksync.db")
 	id := "user_2retentionAAAAAAAAAAAAAAAA"
 	v1 := time.UnixMilli(1_700_000_001_000)
