@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"unsafe"
 
 	"github.com/clerksync/clerksync"
@@ -169,6 +170,7 @@ func (s *Store) ApplyCommitted(ctx context.Context, changes []clerksync.Change) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.topUpCheckpoint(ctx)
 	results, err := s.applyTx(ctx, changes, false)
 	if err != nil && refusedChange(err) {
 		results, err = s.applyTx(ctx, changes, true)
@@ -177,6 +179,23 @@ func (s *Store) ApplyCommitted(ctx context.Context, changes []clerksync.Change) 
 		return nil, unavailable("apply batch", err)
 	}
 	return results, nil
+}
+
+// topUpCheckpoint lets a WAL that has grown long start over (see checkpointer): when the
+// checkpointer asks, it checkpoints on the writer's own connection, between two
+// transactions, so that nothing is written meanwhile and the checkpoint copies every
+// frame; the next transaction then writes the WAL from its beginning again, over
+// blocks the file already has. The background checkpointer has copied all but the
+// last frames, so this costs the writer little. The writer connection's synchronous
+// (NORMAL) fsyncs the WAL before copying and the database file after. A failure is only
+// logged: the WAL is then merely longer until the next try. Called with s.mu held.
+func (s *Store) topUpCheckpoint(ctx context.Context) {
+	if s.ckpt == nil || !s.ckpt.restartWanted.Swap(false) {
+		return
+	}
+	if _, err := walCheckpoint(ctx, s.w, "PASSIVE"); err != nil {
+		s.log.Warn("sqlite checkpoint on the writer failed; it is retried", slog.Any("error", err))
+	}
 }
 
 // Sync makes every committed batch durable by fsyncing the WAL. If that fails, the

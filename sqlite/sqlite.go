@@ -70,6 +70,9 @@ type Store struct {
 	failed atomic.Value // the error that left the store failed (see Sync)
 	wal    *walSyncer   // makes each commit durable (see walSyncer)
 	closed atomic.Bool
+
+	checkpointInterval time.Duration
+	restartFrames      int
 }
 
 // Open opens the SQLite database at path, creating it when it does not exist, and
@@ -86,7 +89,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 			Hint:    "give the path of a file, such as clerksync.db",
 		}
 	}
-	s := &Store{path: path, now: time.Now, log: slog.New(slog.DiscardHandler), busyTimeout: DefaultBusyTimeout}
+	s := &Store{
+		path: path, now: time.Now, log: slog.New(slog.DiscardHandler), busyTimeout: DefaultBusyTimeout,
+		checkpointInterval: defaultCheckpointInterval, restartFrames: defaultRestartFrames,
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -137,7 +143,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, unavailable("prepare statements", err)
 	}
-	if s.ckpt, err = startCheckpointer(path, busy, s.log); err != nil {
+	if s.ckpt, err = startCheckpointer(path, busy, s.log, s.checkpointInterval, s.restartFrames); err != nil {
 		s.Close()
 		return nil, unavailable("open "+path, err)
 	}

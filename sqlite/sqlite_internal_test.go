@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/storetest"
@@ -85,5 +86,45 @@ func TestWALSyncerHoldsTheLiveWAL(t *testing.T) {
 	}
 	if held.Size() == 0 {
 		t.Fatal("the WAL is empty after three batches: commits did not go through it")
+	}
+}
+
+// Under a steady stream of batches the WAL starts over from its beginning instead of
+// growing with every commit: a checkpoint beside the writer never finds every frame
+// copied, so the writer has to finish it between two batches (topUpCheckpoint).
+func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "steady.db")
+	s, err := Open(path, func(s *Store) { s.checkpointInterval, s.restartFrames = 5*time.Millisecond, 16 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const batches = 1500
+	ctx := context.Background()
+	for i := range batches {
+		p := storetest.NewProfile(fmt.Sprintf("user_%d", i%200), 1_700_000_000_000+int64(i))
+		if _, err := s.Apply(ctx, []clerksync.Change{storetest.Upsert(fmt.Sprintf("msg_%d", i), p)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			time.Sleep(10 * time.Millisecond) // let the checkpointer tick, however loaded the machine
+		}
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every commit appends at least one 8 KiB frame: a WAL that never started over
+	// would hold them all.
+	if grown := int64(batches) * filePageSize; fi.Size() > grown/4 {
+		t.Fatalf("the WAL is %d bytes after %d batches: it did not start over (a WAL that never does would be at least %d)",
+			fi.Size(), batches, grown)
+	}
+	// And nothing was lost on the way.
+	for i := range 200 {
+		if _, err := s.Profile(ctx, fmt.Sprintf("user_%d", i)); err != nil {
+			t.Fatalf("user_%d: %v", i, err)
+		}
 	}
 }
