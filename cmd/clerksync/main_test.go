@@ -40,8 +40,21 @@ func testMain(env map[string]string) (*Main, *syncBuffer, *syncBuffer) {
 type testServer struct {
 	*ServeCommand
 	URL    string
-	Logs   *syncBuffer
+	Logs   serveLogs
 	DBPath string
+}
+
+// serveLogs is what a test server logged. Lines reach the buffer from a goroutine of the
+// server's (logwriter), so String first waits for those written so far.
+type serveLogs struct {
+	buf *syncBuffer
+	cmd *ServeCommand
+}
+
+// String returns every line logged so far.
+func (l serveLogs) String() string {
+	l.cmd.FlushLogs()
+	return l.buf.String()
 }
 
 // MustRunServe starts serve with env (plus a secret and a temporary database unless
@@ -81,7 +94,7 @@ func runServe(tb testing.TB, defaults, env map[string]string, args []string, pre
 			tb.Errorf("close serve: %v", err)
 		}
 	})
-	return &testServer{ServeCommand: c, URL: c.URL(), Logs: stderr, DBPath: strings.TrimPrefix(full["DATABASE_URL"], "sqlite:")}
+	return &testServer{ServeCommand: c, URL: c.URL(), Logs: serveLogs{stderr, c}, DBPath: strings.TrimPrefix(full["DATABASE_URL"], "sqlite:")}
 }
 
 // answer is a webhook answer.

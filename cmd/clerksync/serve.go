@@ -15,6 +15,7 @@ import (
 	"github.com/clerksync/clerksync/clerkapi"
 	"github.com/clerksync/clerksync/clerkdecode"
 	"github.com/clerksync/clerksync/engine"
+	"github.com/clerksync/clerksync/internal/logwriter"
 	"github.com/clerksync/clerksync/metrics"
 	"github.com/clerksync/clerksync/svixsig"
 	"github.com/clerksync/clerksync/web"
@@ -38,6 +39,7 @@ type ServeCommand struct {
 	stopDebug       func()
 
 	logger   *slog.Logger
+	logOut   *logwriter.Writer // what logger writes to: Stderr, through a goroutine
 	store    clerksync.Store
 	engine   *engine.Engine
 	server   *http.Server
@@ -130,19 +132,29 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		c.logger.Info("shutting down: finishing in-flight deliveries", "timeout", c.shutdownTimeout)
 	case err := <-c.serveErr:
 		_ = c.Close()
+		_ = c.logOut.Close()
 		return fmt.Errorf("http server: %w", err)
 	}
-	if err := c.Close(); err != nil {
-		return err
+	err := c.Close()
+	if err == nil {
+		c.logger.Info("stopped")
 	}
-	c.logger.Info("stopped")
-	return nil
+	_ = c.logOut.Close()
+	return err
 }
 
 // Open opens and migrates the database, starts the engine and listens. The server is
 // ready for deliveries when Open returns.
-func (c *ServeCommand) Open(ctx context.Context) error {
-	logger, err := c.common.logger(c.Stderr)
+func (c *ServeCommand) Open(ctx context.Context) (err error) {
+	// Every delivery logs three lines; through logOut the handlers append them to a
+	// buffer instead of each making a write system call while the others wait.
+	c.logOut = logwriter.New(c.Stderr)
+	defer func() {
+		if err != nil {
+			_ = c.logOut.Close()
+		}
+	}()
+	logger, err := c.common.logger(c.logOut)
 	if err != nil {
 		return err
 	}
@@ -294,5 +306,13 @@ func (c *ServeCommand) Close() error {
 			errs = append(errs, fmt.Errorf("close database: %w", err))
 		}
 	}
+	c.FlushLogs()
 	return errors.Join(errs...)
+}
+
+// FlushLogs waits until every log line written so far has reached Stderr.
+func (c *ServeCommand) FlushLogs() {
+	if c.logOut != nil {
+		c.logOut.Flush()
+	}
 }

@@ -60,7 +60,7 @@ func mustRunPruningServe(t *testing.T, dbPath string, clock *testClock, env map[
 			p.stop(t)
 		}
 	})
-	p.testServer = &testServer{ServeCommand: c, URL: c.URL(), Logs: stderr, DBPath: dbPath}
+	p.testServer = &testServer{ServeCommand: c, URL: c.URL(), Logs: serveLogs{stderr, c}, DBPath: dbPath}
 	return p, <-p.passes
 }
 
