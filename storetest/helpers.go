@@ -11,6 +11,7 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/internal/clocktest"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
 // Clock is a manual clock for stores and engines under test: it stands still until
@@ -61,13 +62,13 @@ func RawUser(p *clerksync.Profile) json.RawMessage {
 	user := map[string]any{
 		"object":                   "user",
 		"id":                       p.UserID,
-		"external_id":              nullable(p.ExternalID),
+		"external_id":              sqlschema.Text(p.ExternalID),
 		"primary_email_address_id": emailID,
 		"primary_phone_number_id":  phoneID,
 		"primary_web3_wallet_id":   nil,
-		"username":                 nullable(p.Username),
-		"first_name":               nullable(p.FirstName),
-		"last_name":                nullable(p.LastName),
+		"username":                 sqlschema.Text(p.Username),
+		"first_name":               sqlschema.Text(p.FirstName),
+		"last_name":                sqlschema.Text(p.LastName),
 		"locale":                   "en-US",
 		"image_url":                p.ImageURL,
 		"has_image":                p.ImageURL != "",
@@ -121,8 +122,8 @@ func RawUser(p *clerksync.Profile) json.RawMessage {
 		"verification_attempts_remaining": 100,
 		"delete_self_enabled":             true,
 		"create_organization_enabled":     true,
-		"last_sign_in_at":                 nullableMillis(p.LastSignInAt),
-		"last_active_at":                  nullableMillis(p.LastActiveAt),
+		"last_sign_in_at":                 sqlschema.Millis(p.LastSignInAt),
+		"last_active_at":                  sqlschema.Millis(p.LastActiveAt),
 		"legal_accepted_at":               nil,
 		"created_at":                      p.CreatedAt,
 		"updated_at":                      p.UpdatedAt,
@@ -132,20 +133,6 @@ func RawUser(p *clerksync.Profile) json.RawMessage {
 		panic(fmt.Sprintf("storetest: marshal user: %v", err))
 	}
 	return b
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullableMillis(ms int64) any {
-	if ms == 0 {
-		return nil
-	}
-	return ms
 }
 
 func orEmptyObject(m json.RawMessage) json.RawMessage {
