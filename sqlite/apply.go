@@ -219,18 +219,26 @@ func (s *Store) Sync() error {
 // database refuses fails the whole transaction with that refusal; with careful, each
 // change runs in a savepoint and a refused one is recorded as a dead letter.
 func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful bool) ([]clerksync.Result, error) {
-	b := &batch{ctx: ctx, now: s.now().UnixMilli()}
-	tx, err := s.w.BeginTx(ctx, nil)
+	// The transaction and its statements run without ctx's cancellation: for every
+	// call given a context that can end, the driver starts a goroutine to watch it and
+	// installs a progress handler, and database/sql starts another for each result set;
+	// together they cost more than the point lookup they guard. ctx is checked between
+	// changes instead, and a statement waiting for a lock ends at the busy timeout.
+	b := &batch{ctx: context.WithoutCancel(ctx), now: s.now().UnixMilli()}
+	tx, err := s.w.BeginTx(b.ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin batch: %w", err)
 	}
 	defer tx.Rollback()
 	b.tx = tx
-	b.stmts = txStmts(ctx, tx, &s.stmts)
+	b.stmts = txStmts(b.ctx, tx, &s.stmts)
 	b.store = &s.stmts
 
 	results := make([]clerksync.Result, len(changes))
 	for i := range changes {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("batch abandoned after %d of %d changes: %w", i, len(changes), err)
+		}
 		c := &changes[i]
 		poison := ""
 		if err := c.Validate(); err != nil {
