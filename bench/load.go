@@ -15,15 +15,18 @@ import (
 
 // loadResult is what one run of the load measured.
 type loadResult struct {
-	Deliveries  int
-	Errors      int // transport errors and non-2xx answers
-	Status      map[int]int
-	Duration    time.Duration
-	PerSecond   float64
-	P50, P99    time.Duration
-	PeakRSSKiB  int64
-	BodyBytes   int
-	Concurrency int
+	Deliveries int
+	Errors     int // transport errors and non-2xx answers
+	Status     map[int]int
+	Duration   time.Duration
+	PerSecond  float64
+	P50, P99   time.Duration
+	PeakRSSKiB int64
+	// CPU time (user and system) per measured delivery, of the receiver's process and
+	// of this one (the load generator), over the measured window.
+	ReceiverCPU, LoadCPU time.Duration
+	BodyBytes            int
+	Concurrency          int
 }
 
 // runLoad sends deliveries from w to url with c concurrent senders: warmup first (not

@@ -60,6 +60,7 @@ type options struct {
 	clerksyncArgs    string
 	url              string
 	backfillUsers    int
+	rounds           int
 }
 
 func run() error {
@@ -74,6 +75,7 @@ func run() error {
 	flag.StringVar(&o.only, "only", "", "comma-separated measurements to run (default all: "+strings.Join(allTargets, ",")+",backfill)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results to ('' for none)")
 	flag.StringVar(&o.clerksyncArgs, "clerksync-args", "", "extra flags for clerksync serve")
+	flag.IntVar(&o.rounds, "rounds", 3, "times each receiver is measured, in turn; the report gives the median round")
 	flag.IntVar(&o.backfillUsers, "backfill-users", 100000, "users the backfill measurement imports from the fake Clerk (0 to skip it)")
 	flag.StringVar(&o.url, "url", "", "load this already running receiver's webhook URL instead (for profiling); prints its numbers only")
 	flag.Parse()
@@ -83,6 +85,9 @@ func run() error {
 		targets = strings.Split(o.only, ",")
 	}
 	ctx := context.Background()
+	if o.rounds < 1 {
+		return errors.New("-rounds must be at least 1")
+	}
 	if o.url != "" {
 		w, err := newWorkload(o.users, benchSecret, o.dupShare, o.staleShare)
 		if err != nil {
@@ -118,21 +123,27 @@ func run() error {
 		return err
 	}
 
-	results := map[string]loadResult{}
-	for _, t := range targets {
-		if t == "backfill" {
-			continue // measured below
+	// Receivers are measured in turn, round after round, so that a machine that is
+	// slower for a while (another tenant, the disk flushing) weighs on every receiver
+	// alike; the report takes each receiver's median round.
+	results := map[string][]loadResult{}
+	for round := 1; round <= o.rounds; round++ {
+		for _, t := range targets {
+			if t == "backfill" {
+				continue // measured below
+			}
+			if strings.HasSuffix(t, "postgres") && !pgOK {
+				continue
+			}
+			r, err := measure(ctx, t, o, w, dir, self, clerksync)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t, err)
+			}
+			results[t] = append(results[t], r)
+			fmt.Fprintf(os.Stderr, "round %d/%d %-20s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  CPU/delivery %s + load %s  errors %d %v\n",
+				round, o.rounds, t, r.PerSecond, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond),
+				float64(r.PeakRSSKiB)/1024, us(r.ReceiverCPU), us(r.LoadCPU), r.Errors, r.Status)
 		}
-		if strings.HasSuffix(t, "postgres") && !pgOK {
-			continue
-		}
-		r, err := measure(ctx, t, o, w, dir, self, clerksync)
-		if err != nil {
-			return fmt.Errorf("%s: %w", t, err)
-		}
-		results[t] = r
-		fmt.Fprintf(os.Stderr, "%-20s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  errors %d %v\n",
-			t, r.PerSecond, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), float64(r.PeakRSSKiB)/1024, r.Errors, r.Status)
 	}
 	var bf *backfillResult
 	if o.backfillUsers > 0 && (o.only == "" || strings.Contains(o.only, "backfill")) {
@@ -211,8 +222,13 @@ func measure(ctx context.Context, t string, o options, w *workload, dir, self, c
 	if err := waitHealthy(ctx, "http://"+addr+"/healthz", 30*time.Second); err != nil {
 		return loadResult{}, fmt.Errorf("%w (see %s)", err, logf.Name())
 	}
+	cpu := sampleCPU(cmd.Process.Pid, o.warmup, o.duration)
 	r := runLoad(ctx, "http://"+addr+"/api/webhooks/clerk", w, o.concurrency, o.warmup, o.duration)
 	r.PeakRSSKiB = peakRSS(cmd.Process.Pid)
+	if c := <-cpu; r.Deliveries > 0 {
+		r.ReceiverCPU = c.receiver / time.Duration(r.Deliveries)
+		r.LoadCPU = c.load / time.Duration(r.Deliveries)
+	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	stopped = true

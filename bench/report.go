@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,10 +66,27 @@ func fsOf(path string) string {
 	return fmt.Sprintf("%s (%s)", path, kind)
 }
 
-func renderReport(o options, results map[string]loadResult, body int, bf *backfillResult) string {
+// median returns the round with the median throughput (the lower middle one of an even
+// count), with the highest peak RSS of all rounds.
+func median(rounds []loadResult) loadResult {
+	sorted := slices.Clone(rounds)
+	slices.SortFunc(sorted, func(a, b loadResult) int { return cmp.Compare(a.PerSecond, b.PerSecond) })
+	m := sorted[(len(sorted)-1)/2]
+	for _, r := range rounds {
+		m.PeakRSSKiB = max(m.PeakRSSKiB, r.PeakRSSKiB)
+	}
+	return m
+}
+
+func renderReport(o options, all map[string][]loadResult, body int, bf *backfillResult) string {
+	results := map[string]loadResult{}
+	for t, rounds := range all {
+		results[t] = median(rounds)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./bench`) on %s. Rerun it to refresh this file;\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	b.WriteString("numbers from one run on one machine, load generator on the same machine.\n\n")
+	fmt.Fprintf(&b, "numbers from one run on one machine, load generator on the same machine: each receiver measured\n"+
+		"%d times in turn, and the median round reported.\n\n", o.rounds)
 	b.WriteString("## Machine\n\n")
 	for _, l := range machine(o.pgURL) {
 		b.WriteString("- " + l + "\n")
@@ -77,7 +96,10 @@ func renderReport(o options, results map[string]loadResult, body int, bf *backfi
 	fmt.Fprintf(&b, "- %.0f%% duplicates (an earlier svix-id resent), %.0f%% out-of-order (an older version arriving late)\n", o.dupShare*100, o.staleShare*100)
 	fmt.Fprintf(&b, "- %s warm-up, then %s measured per receiver; p50/p99 over successful deliveries\n\n", o.warmup, o.duration)
 
-	b.WriteString("## Results\n\n| receiver | deliveries/s | p50 | p99 | peak RSS | non-2xx |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("## Results\n\n" +
+		"Median round; \"rounds\" gives the lowest and highest. CPU per delivery is the receiver's process (user + system)\n" +
+		"and, after the plus, the load generator's, over the measured window: the two share the machine's cores.\n\n" +
+		"| receiver | deliveries/s | rounds | p50 | p99 | CPU per delivery | peak RSS | non-2xx |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	names := map[string]string{
 		"verify-only":        "(a) verify only, no database — the ceiling",
 		"naive-sqlite":       "(b) verify + one durable SQLite upsert per request",
@@ -90,15 +112,29 @@ func renderReport(o options, results map[string]loadResult, body int, bf *backfi
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.1f MiB | %d |\n", names[t], r.PerSecond, ms(r.P50), ms(r.P99), float64(r.PeakRSSKiB)/1024, r.Errors)
+		lo, hi := r.PerSecond, r.PerSecond
+		for _, x := range all[t] {
+			lo, hi = min(lo, x.PerSecond), max(hi, x.PerSecond)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f–%.0f | %s | %s | %s + %s | %.1f MiB | %d |\n", names[t], r.PerSecond, lo, hi,
+			ms(r.P50), ms(r.P99), us(r.ReceiverCPU), us(r.LoadCPU), float64(r.PeakRSSKiB)/1024, r.Errors)
 	}
 	b.WriteString("\n## Ratios\n\n")
 	ratio := func(label, num, den string) {
 		n, ok1 := results[num]
 		d, ok2 := results[den]
-		if ok1 && ok2 && d.PerSecond > 0 {
-			fmt.Fprintf(&b, "- %s: %.2f×\n", label, n.PerSecond/d.PerSecond)
+		if !ok1 || !ok2 || d.PerSecond <= 0 {
+			return
 		}
+		// Each round's own ratio too: the receivers of one round ran minutes apart,
+		// under the same conditions.
+		var each []string
+		for i := range min(len(all[num]), len(all[den])) {
+			if all[den][i].PerSecond > 0 {
+				each = append(each, fmt.Sprintf("%.2f", all[num][i].PerSecond/all[den][i].PerSecond))
+			}
+		}
+		fmt.Fprintf(&b, "- %s: %.2f× (round by round: %s)\n", label, n.PerSecond/d.PerSecond, strings.Join(each, ", "))
 	}
 	ratio("clerksync SQLite / ceiling (c/a)", "clerksync-sqlite", "verify-only")
 	ratio("clerksync SQLite / per-request SQLite (c/b)", "clerksync-sqlite", "naive-sqlite")
