@@ -180,6 +180,13 @@ type page struct {
 	err      error
 }
 
+// applying is a page handed to the engine whose outcomes are not counted yet.
+type applying struct {
+	counts clerksync.RunCounts
+	last   bool // the last page of the listing
+	done   chan error
+}
+
 // list reads every user and applies them, filling rep.
 func (s *Syncer) list(ctx context.Context, opts BackfillOptions, rep *BackfillReport, seen map[string]struct{}, log *slog.Logger) error {
 	// One goroutine reads and decodes the next page while this one applies the last:
@@ -201,11 +208,38 @@ func (s *Syncer) list(ctx context.Context, opts BackfillOptions, rep *BackfillRe
 	applyCtx := context.WithoutCancel(ctx)
 	lastSaved := s.now()
 	n := 0
+	// A page is handed to the engine before the one before it is durable, so that the
+	// database writes the next page while the disk syncs the last (the engine applies
+	// them in order). Its outcomes are counted, and progress reported, once the page
+	// before it has been.
+	var pending *applying
+	settle := func() error {
+		if pending == nil {
+			return nil
+		}
+		a := pending
+		pending = nil
+		if err := <-a.done; err != nil {
+			return err
+		}
+		n++
+		rep.Run.Counts.Add(a.counts)
+		if opts.Progress != nil {
+			opts.Progress(Progress{Phase: PhaseList, Total: rep.Total, Counts: rep.Run.Counts, Pages: n, Done: a.last})
+		}
+		if now := s.now(); now.Sub(lastSaved) >= progressEvery && rep.Run.ID != 0 {
+			lastSaved = now
+			if err := s.State.UpdateRun(applyCtx, rep.Run); err != nil {
+				log.Warn("could not record the run's progress", attrError, err)
+			}
+		}
+		return nil
+	}
+	defer func() { _ = settle() }() // on an early return, wait for the page in flight
 	for p := range pages {
 		if p.err != nil {
 			return p.err
 		}
-		n++
 		rep.Run.Counts.Seen += int64(p.n)
 		rep.Run.Counts.Invalid += int64(p.invalid)
 		for _, id := range p.ids {
@@ -216,33 +250,30 @@ func (s *Syncer) list(ctx context.Context, opts BackfillOptions, rep *BackfillRe
 		for _, pr := range p.profiles {
 			rep.Newest = max(rep.Newest, pr.UpdatedAt)
 		}
-		var err error
+		a := &applying{done: make(chan error, 1), last: p.n < opts.PageSize}
 		if opts.DryRun {
-			err = s.compare(applyCtx, p.profiles, &rep.Run.Counts)
+			a.done <- s.compare(applyCtx, p.profiles, &a.counts)
 		} else {
-			err = s.applyUsers(applyCtx, p.profiles, clerksync.SourceBackfill, &rep.Run.Counts, log)
+			go func() { a.done <- s.applyUsers(applyCtx, p.profiles, clerksync.SourceBackfill, &a.counts, log) }()
 		}
-		if err != nil {
+		if err := settle(); err != nil {
+			pending = a
 			return err
 		}
-		if p.n < opts.PageSize {
-			rep.Complete = true
-		}
-		if opts.Progress != nil {
-			opts.Progress(Progress{Phase: PhaseList, Total: rep.Total, Counts: rep.Run.Counts, Pages: n, Done: rep.Complete})
-		}
-		if now := s.now(); now.Sub(lastSaved) >= progressEvery && rep.Run.ID != 0 {
-			lastSaved = now
-			if err := s.State.UpdateRun(applyCtx, rep.Run); err != nil {
-				log.Warn("could not record the run's progress", attrError, err)
+		pending = a
+		if a.last {
+			if err := settle(); err != nil {
+				return err
 			}
-		}
-		if rep.Complete {
+			rep.Complete = true
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return errors.Join(err, settle())
 		}
+	}
+	if err := settle(); err != nil {
+		return err
 	}
 	// The fetcher stopped without an error or a last page: ctx ended.
 	if err := ctx.Err(); err != nil {
