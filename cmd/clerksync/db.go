@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/postgres"
@@ -44,12 +45,14 @@ func openStore(ctx context.Context, d DB, c *commonFlags, logger *slog.Logger) (
 }
 
 // defaultWriters is how many batches the engine applies at once. On PostgreSQL several
-// overlap their network round trips. SQLite runs one transaction at a time; its batches
-// still overlap, because the engine runs the next batch while the last one waits for
-// its fsync (clerksync.PipelinedStore).
+// overlap their network round trips, as many as this process has cores, from 2 to 4:
+// beyond the cores, writers only contend for them (on 2 cores and a local PostgreSQL, 4
+// writers answered 10% fewer deliveries than 2, with a p99 of 52 ms against 34 ms).
+// SQLite runs one transaction at a time; its batches still overlap, because the engine
+// runs the next batch while the last one waits for its fsync (clerksync.PipelinedStore).
 func defaultWriters(d DB) int {
 	if d.Kind == "postgres" {
-		return 4
+		return min(4, max(2, runtime.GOMAXPROCS(0)))
 	}
 	return 1
 }

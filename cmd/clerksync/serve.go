@@ -72,7 +72,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight deliveries may take to finish on SIGTERM")
 	fs.IntVar(&c.queueSize, "queue-size", 4096, "deliveries that may wait for the database before new ones get 503")
 	fs.IntVar(&c.maxBatch, "max-batch", 256, "most changes committed in one transaction")
-	fs.IntVar(&c.writers, "writers", 0, "batches applied at once (0: 1 on SQLite, 4 on PostgreSQL)")
+	fs.IntVar(&c.writers, "writers", 0, "batches applied at once (0: 1 on SQLite; on PostgreSQL 2 to 4, as many as the cores)")
 	fs.StringVar(&c.eventBodies, "event-bodies", envOr(c.Getenv, "CLERKSYNC_EVENT_BODIES", "dead-letters"),
 		"which deliveries keep their body in the event log: dead-letters (for replay) or all (for inspection with events show) (env CLERKSYNC_EVENT_BODIES)")
 	fs.StringVar(&c.debugAddr, "debug-addr", c.Getenv("CLERKSYNC_DEBUG_ADDR"), "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (env CLERKSYNC_DEBUG_ADDR)")
