@@ -51,6 +51,17 @@ WHERE user_id = ? AND updated_at <= ?`
 	sqlInsertTombstone = `INSERT INTO clerksync_tombstones (user_id, deleted_at, source, event_id) VALUES (?, ?, ?, ?)`
 	sqlRedactEvents    = `UPDATE clerksync_events SET body = NULL, redacted = 1 WHERE user_id = ? AND body IS NOT NULL`
 
+	// sqlRecordNewEvent records a delivery unless its svix-id is in the log already:
+	// no row written means a duplicate (see writeKnown).
+	sqlRecordNewEvent = `
+INSERT INTO clerksync_events (
+    svix_id, type, user_id, outcome, action, error, event_time, received_at, body, redacted
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (svix_id) DO NOTHING`
+
+	// sqlDataVersion changes when another connection has committed (see knownUsers).
+	sqlDataVersion = `PRAGMA data_version`
+
 	// A new svix-id is inserted; a replayed one updates its entry
 	// (sqlschema.EventReplaySet).
 	sqlRecordEvent = `
@@ -65,6 +76,7 @@ type writeStmts struct {
 	lookup                                     *sql.Stmt
 	upsertProfile, deleteProfile               *sql.Stmt
 	insertTombstone, redactEvents, recordEvent *sql.Stmt
+	recordNewEvent, dataVersion                *sql.Stmt
 	// updates[mask] is sqlUpdateProfile assigning the indexed columns whose bit is
 	// set in mask: 1 email, 2 username, 4 external_id.
 	updates [8]*sql.Stmt
@@ -103,6 +115,8 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.insertTombstone, sqlInsertTombstone},
 		{&w.redactEvents, sqlRedactEvents},
 		{&w.recordEvent, sqlRecordEvent},
+		{&w.recordNewEvent, sqlRecordNewEvent},
+		{&w.dataVersion, sqlDataVersion},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql) //nolint:sqlclosecheck // kept for the store's life, closed by Close
 		if err != nil {
@@ -125,6 +139,7 @@ func (w *writeStmts) close() error {
 	for _, s := range append([]*sql.Stmt{
 		w.lookup, w.upsertProfile,
 		w.deleteProfile, w.insertTombstone, w.redactEvents, w.recordEvent,
+		w.recordNewEvent, w.dataVersion,
 	}, w.updates[:]...) {
 		if s != nil {
 			err = errors.Join(err, s.Close())
@@ -233,6 +248,14 @@ func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful
 	b.tx = tx
 	b.stmts = txStmts(b.ctx, tx, &s.stmts)
 	b.store = &s.stmts
+	var dataVersion int64
+	if err := b.stmts.dataVersion.QueryRowContext(b.ctx).Scan(&dataVersion); err != nil {
+		return nil, fmt.Errorf("read data_version: %w", err)
+	}
+	if dataVersion != s.known.dataVersion {
+		s.known.reset(dataVersion)
+	}
+	b.cache = &s.known
 
 	results := make([]clerksync.Result, len(changes))
 	for i := range changes {
@@ -258,6 +281,7 @@ func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit batch: %w", err)
 	}
+	s.known.merge(b.learnt)
 	return results, nil
 }
 
@@ -269,6 +293,8 @@ type batch struct {
 	store   *writeStmts // the store's statements; updates are bound to tx when first used
 	updates [8]*sql.Stmt
 	now     int64 // ms, stamps every row the batch writes
+	cache   *knownUsers
+	learnt  map[string]knownUser // what this batch wrote or read, merged into cache on commit
 }
 
 // update returns the update statement for mask, bound to the batch's transaction.
@@ -287,6 +313,8 @@ func txStmts(ctx context.Context, tx *sql.Tx, w *writeStmts) writeStmts {
 		insertTombstone: tx.StmtContext(ctx, w.insertTombstone),
 		redactEvents:    tx.StmtContext(ctx, w.redactEvents),
 		recordEvent:     tx.StmtContext(ctx, w.recordEvent),
+		recordNewEvent:  tx.StmtContext(ctx, w.recordNewEvent),
+		dataVersion:     tx.StmtContext(ctx, w.dataVersion),
 	}
 }
 
@@ -327,11 +355,18 @@ func (b *batch) inSavepoint(c *clerksync.Change, poison string) (clerksync.Resul
 // write applies c, or records it as a dead letter when poison says why it cannot be
 // applied.
 func (b *batch) write(c *clerksync.Change, poison string) (clerksync.Result, error) {
+	if !c.Replay && c.EventID != "" {
+		if k, ok := b.known(c.UserID); ok {
+			return b.writeKnown(c, poison, k)
+		}
+	}
 	seen, deleted, stored, err := b.lookup(c)
 	if err != nil {
 		return clerksync.Result{}, err
 	}
+	before := knownUser{deleted: deleted, row: stored}
 	if seen && !c.Replay {
+		b.learn(c, clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, before)
 		return clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, nil
 	}
 
@@ -359,6 +394,54 @@ func (b *batch) write(c *clerksync.Change, poison string) (clerksync.Result, err
 			return clerksync.Result{}, err
 		}
 	}
+	b.learn(c, r, before)
+	return r, nil
+}
+
+// writeKnown is write for a delivery (not a replay) about a user whose stored state is
+// known (see knownUsers), without the lookup. The outcome follows from that state, so
+// the delivery is recorded first; the event log refusing the svix-id, which it has
+// already, is what tells a duplicate, and then nothing else is written.
+func (b *batch) writeKnown(c *clerksync.Change, poison string, k knownUser) (clerksync.Result, error) {
+	deleted := k.deleted
+	var r clerksync.Result
+	switch {
+	case poison != "":
+		r = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: poison}
+	case c.Op == clerksync.OpUpsertUser && deleted, c.Op == clerksync.OpDeleteUser && deleted:
+		r = clerksync.Result{Outcome: clerksync.OutcomeStale}
+	case c.Op == clerksync.OpUpsertUser:
+		r = upsertOutcome(c.Profile, &k.row)
+	case c.Op == clerksync.OpDeleteUser:
+		r = clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionDeleted}
+		deleted = true
+	case c.Op == clerksync.OpIgnore:
+		r = clerksync.Result{Outcome: clerksync.OutcomeIgnored}
+	default: // OpDeadLetter
+		r = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: c.Error}
+	}
+	recorded, err := b.recordNew(c, r, deleted)
+	if err != nil {
+		return clerksync.Result{}, err
+	}
+	if !recorded {
+		return clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, nil
+	}
+	if r.Outcome == clerksync.OutcomeApplied {
+		var done clerksync.Result
+		if c.Op == clerksync.OpUpsertUser {
+			done, err = b.upsert(c.Profile, c.Source, &k.row)
+		} else {
+			done, err = b.delete(c)
+		}
+		if err != nil {
+			return clerksync.Result{}, err
+		}
+		if done != r {
+			return clerksync.Result{}, fmt.Errorf("write of %s: %v, recorded as %v", c.UserID, done, r)
+		}
+	}
+	b.learn(c, r, k)
 	return r, nil
 }
 
@@ -384,7 +467,11 @@ func changed(stored sql.NullString, v string) bool {
 // upsert writes p unless the stored version is newer: an insert for a new user, an
 // update that assigns only the indexed columns that changed otherwise.
 func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source, stored *storedRow) (clerksync.Result, error) {
-	if !stored.version.Valid {
+	r := upsertOutcome(p, stored)
+	switch {
+	case r.Outcome == clerksync.OutcomeStale:
+		return r, nil
+	case r.Action == clerksync.ActionCreated:
 		_, err := b.stmts.upsertProfile.ExecContext(b.ctx,
 			p.UserID, sqlschema.Text(p.Email), p.EmailVerified, sqlschema.Text(p.Phone), sqlschema.Text(p.Username),
 			sqlschema.Text(p.FirstName), sqlschema.Text(p.LastName), sqlschema.Text(p.ImageURL), sqlschema.Text(p.ExternalID),
@@ -395,14 +482,7 @@ func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source, stored *st
 		if err != nil {
 			return clerksync.Result{}, err
 		}
-		return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionCreated}, nil
-	}
-	action := clerksync.ActionUpdated
-	switch v := stored.version.Int64; {
-	case v > p.UpdatedAt:
-		return clerksync.Result{Outcome: clerksync.OutcomeStale}, nil
-	case v == p.UpdatedAt:
-		action = clerksync.ActionUnchanged
+		return r, nil
 	}
 
 	mask := 0
@@ -437,7 +517,23 @@ func (b *batch) upsert(p *clerksync.Profile, source clerksync.Source, stored *st
 	if n != 1 {
 		return clerksync.Result{}, fmt.Errorf("update of %s wrote %d rows, want 1", p.UserID, n)
 	}
-	return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: action}, nil
+	return r, nil
+}
+
+// upsertOutcome is what writing p over stored comes to: created when nothing is
+// stored, stale when a newer version is, unchanged for the same version, updated
+// otherwise.
+func upsertOutcome(p *clerksync.Profile, stored *storedRow) clerksync.Result {
+	switch v := stored.version.Int64; {
+	case !stored.version.Valid:
+		return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionCreated}
+	case v > p.UpdatedAt:
+		return clerksync.Result{Outcome: clerksync.OutcomeStale}
+	case v == p.UpdatedAt:
+		return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionUnchanged}
+	default:
+		return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionUpdated}
+	}
 }
 
 func (b *batch) delete(c *clerksync.Change) (clerksync.Result, error) {
@@ -465,6 +561,24 @@ func (b *batch) record(c *clerksync.Change, r clerksync.Result, deleted bool) er
 		sqlschema.Millis(c.EventTime), b.now, body, deleted,
 	)
 	return err
+}
+
+// recordNew writes c's entry in the event log unless its svix-id has one already, and
+// reports whether it did.
+func (b *batch) recordNew(c *clerksync.Change, r clerksync.Result, deleted bool) (bool, error) {
+	var body any
+	if !deleted && len(c.Body) > 0 {
+		body = c.Body
+	}
+	res, err := b.stmts.recordNewEvent.ExecContext(b.ctx,
+		c.EventID, c.EventType, sqlschema.Text(c.UserID), r.Outcome.String(), r.Action.String(), sqlschema.Text(r.Error),
+		sqlschema.Millis(c.EventTime), b.now, body, deleted,
+	)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // jsonText returns a JSON document as TEXT, or NULL when there is none. The string

@@ -66,6 +66,7 @@ type Store struct {
 
 	mu     sync.Mutex // serializes batches on the write connection
 	stmts  writeStmts
+	known  knownUsers // what the writer knows of recent users (see knownUsers)
 	ckpt   *checkpointer
 	failed atomic.Value // the error that left the store failed (see Sync)
 	wal    *walSyncer   // makes each commit durable (see walSyncer)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,5 +127,57 @@ func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
 		if _, err := s.Profile(ctx, fmt.Sprintf("user_%d", i)); err != nil {
 			t.Fatalf("user_%d: %v", i, err)
 		}
+	}
+}
+
+// errAfter is a context that reports no error for its first n calls of Err, and
+// context.Canceled from then on: a caller giving up in the middle of a batch.
+type errAfter struct {
+	context.Context
+	n int
+}
+
+func (c *errAfter) Err() error {
+	if c.n > 0 {
+		c.n--
+		return nil
+	}
+	return context.Canceled
+}
+
+// TestRolledBackBatchIsForgotten checks that what a batch wrote is remembered only once
+// it commits: a batch abandoned after writing a user leaves the writer knowing nothing
+// of it.
+func TestRolledBackBatchIsForgotten(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "clerksync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// Err is asked before the batch and before each change: the batch writes user_rb
+	// version 5000, then gives up before the second change.
+	ctx := &errAfter{Context: context.Background(), n: 2}
+	v5 := storetest.Upsert("msg_v5", storetest.NewProfile("user_rb", 5_000))
+	other := storetest.Upsert("msg_other", storetest.NewProfile("user_other", 5_000))
+	if _, err := s.Apply(ctx, []clerksync.Change{v5, other}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply with a context ending mid-batch = %v, want context.Canceled", err)
+	}
+	if _, ok := s.known.users["user_rb"]; ok {
+		t.Fatal("the writer remembers a user from a batch that rolled back")
+	}
+
+	v4 := storetest.Upsert("msg_v4", storetest.NewProfile("user_rb", 4_000))
+	got := storetest.MustApply(t, s, v4, v5)
+	want := []clerksync.Result{
+		{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionCreated},
+		{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionUpdated},
+	}
+	if got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("results after the rollback = %+v, want %+v", got, want)
+	}
+	if u, ok := s.known.users["user_rb"]; !ok || u.row.version.Int64 != 5_000 {
+		t.Errorf("after a committed batch the writer knows user_rb as %+v (known %v), want version 5000", u, ok)
 	}
 }

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -236,4 +237,68 @@ func TestClosed(t *testing.T) {
 // BenchmarkApply runs storetest's Apply benchmark on this store.
 func BenchmarkApply(b *testing.B) {
 	storetest.BenchmarkApply(b, func(b *testing.B) clerksync.Store { return MustOpen(b) })
+}
+
+// TestConvergeAcrossStores is the convergence property with the goroutines spread over
+// several stores on one file, as several clerksync processes on one database would be:
+// each store's writer must notice what the others committed (see knownUsers).
+func TestConvergeAcrossStores(t *testing.T) {
+	t.Parallel()
+	seed := storetest.Seed(t)
+	for i := range 3 {
+		t.Run(fmt.Sprintf("Iteration%d", i), func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "clerksync.db")
+			var stores []clerksync.Store
+			for range 3 {
+				stores = append(stores, MustOpenPath(t, path))
+			}
+			storetest.Converge(t, stores, seed+uint64(i))
+		})
+	}
+}
+
+// TestWriterSeesOtherWriters checks that a store's writer, which remembers the users it
+// has written, notices a newer version, a deletion and a delivery that another process
+// wrote to the same file meanwhile.
+func TestWriterSeesOtherWriters(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "clerksync.db")
+	a, b := MustOpenPath(t, path), MustOpenPath(t, path)
+	u := storetest.NewProfile("user_a", 1_000)
+	w := storetest.NewProfile("user_w", 1_000)
+	storetest.MustApply(t, a, storetest.Upsert("msg_1", u), storetest.Upsert("msg_2", w))
+
+	u3 := storetest.NewProfile("user_a", 3_000) // with another email
+	storetest.MustApply(t, b, storetest.Upsert("msg_3", u3), storetest.Delete("msg_4", "user_w", 2_000))
+
+	u2 := storetest.NewProfile("user_a", 2_000)
+	w2 := storetest.NewProfile("user_w", 3_000)
+	got := storetest.MustApply(t, a,
+		storetest.Upsert("msg_5", u2), // older than what b wrote
+		storetest.Upsert("msg_6", w2), // about a user b deleted
+		storetest.Upsert("msg_3", u3), // a delivery b recorded
+	)
+	want := []clerksync.Result{
+		{Outcome: clerksync.OutcomeStale},
+		{Outcome: clerksync.OutcomeStale},
+		{Outcome: clerksync.OutcomeDuplicate},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("results (-want +got):\n%s", diff)
+	}
+	if p := storetest.MustProfile(t, a, "user_a"); p.UpdatedAt != 3_000 || p.Email != u3.Email {
+		t.Errorf("user_a = version %d, email %q; want b's version 3000 and %s", p.UpdatedAt, p.Email, u3.Email)
+	}
+
+	// An application writing the table itself is another connection too.
+	raw := mustRawDB(t, path)
+	if _, err := raw.ExecContext(context.Background(), `DELETE FROM profiles WHERE user_id = 'user_a'`); err != nil {
+		t.Fatal(err)
+	}
+	u4 := storetest.NewProfile("user_a", 4_000)
+	got = storetest.MustApply(t, a, storetest.Upsert("msg_7", u4))
+	if want := (clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionCreated}); got[0] != want {
+		t.Errorf("after the row was deleted by hand: %+v, want %+v", got[0], want)
+	}
 }

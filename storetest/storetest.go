@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeleteInsideBatch", testDeleteInsideBatch},
 		{"Ignored", testIgnored},
 		{"DeadLetter", testDeadLetter},
+		{"OtherEventsAboutStoredUser", testOtherEventsAboutStoredUser},
 		{"ReplayDeadLetter", testReplayDeadLetter},
 		{"ReplayStillDead", testReplayStillDead},
 		{"ReplayUnknownEvent", testReplayUnknownEvent},
@@ -420,6 +421,29 @@ func testDeadLetter(t *testing.T, open Opener) {
 		t.Fatalf("event (-want +got):\n%s", diff)
 	}
 	wantNoProfile(t, s, "user_dl")
+}
+
+// testOtherEventsAboutStoredUser: an event that is not synced and a dead letter, both
+// about a user already stored and each delivered twice, leave the profile alone and are
+// logged once.
+func testOtherEventsAboutStoredUser(t *testing.T, open Opener) {
+	s := open(t, NewClock(Epoch).Now)
+	p := NewProfile("user_other", start)
+	MustApply(t, s, Upsert("msg_o1", p))
+
+	ig := Ignore("msg_o2", "session.created", start+1)
+	ig.UserID = p.UserID
+	body := []byte(`{"type":"user.updated","data":{"id":"user_other","updated_at":"yesterday"}}`)
+	dl := DeadLetter("msg_o3", "user.updated", p.UserID, body, "decode user: updated_at is not a number")
+	dead := clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: dl.Error}
+	wantResults(t, MustApply(t, s, ig, dl), ignored, dead)
+	wantResults(t, MustApply(t, s, ig, dl, ig), duplicate, duplicate, duplicate)
+	wantProfile(t, s, p)
+	for id, want := range map[string]clerksync.Outcome{"msg_o2": clerksync.OutcomeIgnored, "msg_o3": clerksync.OutcomeDeadLetter} {
+		if e := MustEvent(t, s, id); e.Outcome != want || e.UserID != p.UserID || e.Attempts != 1 {
+			t.Errorf("event %s: outcome %v, user %q, attempts %d; want %v, %q, 1", id, e.Outcome, e.UserID, e.Attempts, want, p.UserID)
+		}
+	}
 }
 
 func testReplayDeadLetter(t *testing.T, open Opener) {

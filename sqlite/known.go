@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"database/sql"
+
+	"github.com/clerksync/clerksync"
+)
+
+// knownUsers remembers, for the users the writer has recently read or written, what the
+// lookup statement would answer about them: whether they have a tombstone, and the
+// version and indexed columns of their stored profile. A change about a known user
+// then skips the lookup; the event log's primary key alone tells a duplicate delivery
+// (see writeKnown). The lookup was the costliest of a change's statements.
+//
+// Only the writer connection uses it, under Store.mu. It is right as long as no other
+// connection writes the database: before each batch, the writer reads PRAGMA
+// data_version, which changes whenever another connection (another clerksync process,
+// or an application writing to the file) has committed, and forgets everything when it
+// did. What a batch learns is kept aside and merged only once the batch has committed,
+// so a batch that rolls back leaves nothing behind.
+type knownUsers struct {
+	dataVersion int64 // of the writer connection when the entries were last checked
+	users       map[string]knownUser
+}
+
+// knownUsersMax bounds how many users are remembered, about 200 bytes each; when a
+// batch would go past it, everything is forgotten and the cache fills again.
+const knownUsersMax = 1 << 14
+
+// knownUser is what the database holds about one user.
+type knownUser struct {
+	deleted bool      // the user has a tombstone
+	row     storedRow // the stored profile; row.version is not Valid when there is none
+}
+
+// reset forgets every user and records dataVersion as the one the cache now matches.
+func (k *knownUsers) reset(dataVersion int64) {
+	k.dataVersion = dataVersion
+	clear(k.users)
+}
+
+// merge keeps what a committed batch learnt.
+func (k *knownUsers) merge(learnt map[string]knownUser) {
+	if len(learnt) == 0 {
+		return
+	}
+	if k.users == nil {
+		k.users = make(map[string]knownUser, len(learnt))
+	}
+	if len(k.users)+len(learnt) > knownUsersMax {
+		clear(k.users)
+	}
+	for id, u := range learnt {
+		k.users[id] = u
+	}
+}
+
+// known returns what the batch knows of user id: what it has written or read itself,
+// else what the store remembers from committed batches.
+func (b *batch) known(id string) (knownUser, bool) {
+	if id == "" {
+		return knownUser{}, false
+	}
+	if u, ok := b.learnt[id]; ok {
+		return u, true
+	}
+	u, ok := b.cache.users[id]
+	return u, ok
+}
+
+// learn records what the database holds about id once c, with result r, is written
+// over what was there before (before).
+func (b *batch) learn(c *clerksync.Change, r clerksync.Result, before knownUser) {
+	if c.UserID == "" {
+		return
+	}
+	after := before
+	if r.Outcome == clerksync.OutcomeApplied {
+		switch {
+		case r.Action == clerksync.ActionDeleted:
+			after = knownUser{deleted: true}
+		case c.Op == clerksync.OpUpsertUser:
+			p := c.Profile
+			after = knownUser{row: storedRow{
+				version:    sql.NullInt64{Int64: p.UpdatedAt, Valid: true},
+				email:      nullString(p.Email),
+				username:   nullString(p.Username),
+				externalID: nullString(p.ExternalID),
+			}}
+		}
+	}
+	if b.learnt == nil {
+		b.learnt = make(map[string]knownUser)
+	}
+	b.learnt[c.UserID] = after
+}
+
+// nullString is s as the database stores it: NULL when empty.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
