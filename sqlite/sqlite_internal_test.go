@@ -130,6 +130,40 @@ func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
 	}
 }
 
+// TestIdleStoreSkipsCheckpoints checks that the checkpointer, which ticks often, stops
+// touching the disk once it has copied everything and nothing new is committed, and
+// starts again with the next commit.
+func TestIdleStoreSkipsCheckpoints(t *testing.T) {
+	t.Parallel()
+	const tick = 2 * time.Millisecond
+	s, err := Open(filepath.Join(t.TempDir(), "idle.db"), func(s *Store) { s.checkpointInterval = tick })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := s.ckpt
+	caughtUp := func(after int64) int64 {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(tick) {
+			if n := c.runs.Load(); n > after && c.caughtUp.Load() && !c.committed.Load() {
+				return n
+			}
+		}
+		t.Fatalf("no checkpoint caught up with the WAL (%d run, caught up %v)", c.runs.Load(), c.caughtUp.Load())
+		return 0
+	}
+
+	storetest.MustApply(t, s, storetest.Upsert("msg_1", storetest.NewProfile("user_idle", 1_000)))
+	n := caughtUp(0)
+	time.Sleep(50 * tick)
+	if got := c.runs.Load(); got != n {
+		t.Fatalf("%d checkpoints ran while nothing was committed", got-n)
+	}
+
+	storetest.MustApply(t, s, storetest.Upsert("msg_2", storetest.NewProfile("user_idle", 2_000)))
+	caughtUp(n)
+}
+
 // errAfter is a context that reports no error for its first n calls of Err, and
 // context.Canceled from then on: a caller giving up in the middle of a batch.
 type errAfter struct {
