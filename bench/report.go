@@ -48,6 +48,10 @@ func machine(pgURL string) []string {
 	}
 	lines = append(lines, "SQLite: modernc.org/sqlite (pure Go) in WAL mode on "+fsOf(os.TempDir())+
 		"; (b) commits with synchronous=FULL, clerksync fdatasyncs its WAL before answering")
+	if p50, p99, err := fsyncLatency(os.TempDir(), 200); err == nil {
+		lines = append(lines, fmt.Sprintf("Disk: a 16 KiB write and fdatasync in %s takes %s (p50), %s (p99) when the disk is idle",
+			os.TempDir(), ms(p50), ms(p99)))
+	}
 	return lines
 }
 
