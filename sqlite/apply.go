@@ -282,9 +282,7 @@ func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful
 		return nil, fmt.Errorf("commit batch: %w", err)
 	}
 	s.known.merge(b.learnt)
-	if s.ckpt != nil {
-		s.ckpt.committed.Store(true)
-	}
+	s.noteCommit()
 	return results, nil
 }
 

@@ -102,6 +102,14 @@ func (c *checkpointer) run() {
 	}
 }
 
+// noteCommit tells the checkpointer that the writer connection may have committed, so
+// that its next tick checkpoints (and fsyncs the WAL) even if the store was idle.
+func (s *Store) noteCommit() {
+	if s.ckpt != nil {
+		s.ckpt.committed.Store(true)
+	}
+}
+
 // checkpoint runs PRAGMA wal_checkpoint(mode) on the checkpointer's connection and
 // returns the number of frames in the WAL and how many of them are copied.
 func (c *checkpointer) checkpoint(ctx context.Context, mode string) (frames, done int, err error) {

@@ -183,6 +183,7 @@ func (s *Store) pruneChunk(ctx context.Context, q string, before int64) (int, er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res, err := s.w.ExecContext(ctx, q, before, pruneChunk)
+	s.noteCommit()
 	if err != nil {
 		return 0, unavailable("prune events", err)
 	}

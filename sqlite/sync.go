@@ -29,6 +29,7 @@ func (s *Store) StartRun(ctx context.Context, kind clerksync.RunKind) (*clerksyn
 	err := s.w.QueryRowContext(ctx,
 		`INSERT INTO clerksync_sync_runs (kind, status, started_at, updated_at) VALUES (?, ?, ?, ?) RETURNING id`,
 		string(kind), string(clerksync.RunRunning), now.UnixMilli(), now.UnixMilli()).Scan(&id)
+	s.noteCommit()
 	if err != nil {
 		return nil, unavailable("start run", err)
 	}
@@ -67,6 +68,7 @@ func (s *Store) saveRun(ctx context.Context, run *clerksync.SyncRun, finish bool
 WHERE id = ?`,
 		string(status), now, finished, sqlschema.Text(run.Error),
 		c.Seen, c.Created, c.Updated, c.Unchanged, c.Deleted, c.Stale, c.Skipped, c.Invalid, run.ID)
+	s.noteCommit()
 	s.mu.Unlock()
 	if err != nil {
 		return unavailable("save run", err)
@@ -173,6 +175,7 @@ func (s *Store) SetCheckpoint(ctx context.Context, key, value string) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO clerksync_state (key, value, updated_at) VALUES (?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 		key, value, s.now().UnixMilli())
+	s.noteCommit()
 	if err != nil {
 		return unavailable("set checkpoint", err)
 	}
@@ -194,6 +197,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 WHERE clerksync_leases.holder = excluded.holder OR clerksync_leases.expires_at <= ?
 RETURNING holder`, name, holder, now.Add(ttl).UnixMilli(), now.UnixMilli()).Scan(&got)
+	s.noteCommit()
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -210,7 +214,9 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM clerksync_leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM clerksync_leases WHERE name = ? AND holder = ?`, name, holder)
+	s.noteCommit()
+	if err != nil {
 		return unavailable("release lease", err)
 	}
 	return nil
@@ -255,6 +261,7 @@ func (s *Store) PruneRuns(ctx context.Context, before time.Time) (int, error) {
 WHERE status <> 'running' AND finished_at < ?
     AND id NOT IN (SELECT max(id) FROM clerksync_sync_runs WHERE status = 'succeeded' GROUP BY kind)`,
 		before.UnixMilli())
+	s.noteCommit()
 	if err != nil {
 		return 0, unavailable("prune runs", err)
 	}
