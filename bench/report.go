@@ -124,21 +124,24 @@ func renderReport(o options, all map[string][]loadResult, body int, bf *backfill
 			ms(r.P50), ms(r.P99), us(r.ReceiverCPU), us(r.LoadCPU), float64(r.PeakRSSKiB)/1024, r.Errors)
 	}
 	b.WriteString("\n## Ratios\n\n")
+	b.WriteString("Each round's receivers ran within a minute of each other, so each ratio is taken within a\n" +
+		"round; the first figure is the median of those, the rounds' own follow.\n\n")
 	ratio := func(label, num, den string) {
-		n, ok1 := results[num]
-		d, ok2 := results[den]
-		if !ok1 || !ok2 || d.PerSecond <= 0 {
-			return
-		}
-		// Each round's own ratio too: the receivers of one round ran minutes apart,
-		// under the same conditions.
-		var each []string
+		var each []float64
 		for i := range min(len(all[num]), len(all[den])) {
 			if all[den][i].PerSecond > 0 {
-				each = append(each, fmt.Sprintf("%.2f", all[num][i].PerSecond/all[den][i].PerSecond))
+				each = append(each, all[num][i].PerSecond/all[den][i].PerSecond)
 			}
 		}
-		fmt.Fprintf(&b, "- %s: %.2f× (round by round: %s)\n", label, n.PerSecond/d.PerSecond, strings.Join(each, ", "))
+		if len(each) == 0 {
+			return
+		}
+		text := make([]string, len(each))
+		for i, r := range each {
+			text[i] = fmt.Sprintf("%.2f", r)
+		}
+		slices.Sort(each)
+		fmt.Fprintf(&b, "- %s: %.2f× (rounds: %s)\n", label, each[(len(each)-1)/2], strings.Join(text, ", "))
 	}
 	ratio("clerksync SQLite / ceiling (c/a)", "clerksync-sqlite", "verify-only")
 	ratio("clerksync SQLite / per-request SQLite (c/b)", "clerksync-sqlite", "naive-sqlite")
