@@ -54,8 +54,11 @@ type checkpointer struct {
 }
 
 // defaultRestartFrames is the WAL length, in frames, past which the writer is asked to
-// let the WAL start over: 2 MiB of 8 KiB pages, what 50 ms of heavy writing leaves.
-const defaultRestartFrames = 256
+// let the WAL start over: 32 MiB of 8 KiB pages. The writer's top-up runs between two
+// batches and ends with an fsync of the database file, so it should be rare: a backfill
+// page of 500 users writes 2-4 MiB, and with a threshold of 2 MiB the writer topped up
+// before nearly every page (a 100,000-user backfill took 6.8-6.9 s instead of 6.0-6.3).
+const defaultRestartFrames = 4096
 
 func startCheckpointer(path, busy string, log *slog.Logger, interval time.Duration, restartFrames int) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", path+"?"+busy+"&_pragma=synchronous(FULL)&_pragma=cache_size(-2000)")
