@@ -191,6 +191,9 @@ func (s *Store) ApplyCommitted(ctx context.Context, changes []clerksync.Change) 
 		results, err = s.applyTx(ctx, changes, true)
 	}
 	if err != nil {
+		// Whatever went wrong, the next batch reads users from the database again
+		// rather than trust what the writer remembers.
+		s.known.reset(nil, 0)
 		return nil, unavailable("apply batch", err)
 	}
 	return results, nil
@@ -240,7 +243,14 @@ func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful
 	// together they cost more than the point lookup they guard. ctx is checked between
 	// changes instead, and a statement waiting for a lock ends at the busy timeout.
 	b := &batch{ctx: context.WithoutCancel(ctx), now: s.now().UnixMilli()}
-	tx, err := s.w.BeginTx(b.ctx, nil)
+	conn, err := s.w.Conn(b.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin batch: %w", err)
+	}
+	defer conn.Close()
+	var driverConn any // which connection the pool gave: see knownUsers
+	_ = conn.Raw(func(dc any) error { driverConn = dc; return nil })
+	tx, err := conn.BeginTx(b.ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin batch: %w", err)
 	}
@@ -252,8 +262,8 @@ func (s *Store) applyTx(ctx context.Context, changes []clerksync.Change, careful
 	if err := b.stmts.dataVersion.QueryRowContext(b.ctx).Scan(&dataVersion); err != nil {
 		return nil, fmt.Errorf("read data_version: %w", err)
 	}
-	if dataVersion != s.known.dataVersion {
-		s.known.reset(dataVersion)
+	if driverConn != s.known.conn || dataVersion != s.known.dataVersion {
+		s.known.reset(driverConn, dataVersion)
 	}
 	b.cache = &s.known
 

@@ -12,14 +12,18 @@ import (
 // then skips the lookup; the event log's primary key alone tells a duplicate delivery
 // (see writeKnown). The lookup was the costliest of a change's statements.
 //
-// Only the writer connection uses it, under Store.mu. It is right as long as no other
-// connection writes the database: before each batch, the writer reads PRAGMA
-// data_version, which changes whenever another connection (another clerksync process,
-// or an application writing to the file) has committed, and forgets everything when it
-// did. What a batch learns is kept aside and merged only once the batch has committed,
-// so a batch that rolls back leaves nothing behind.
+// Only the writer uses it, under Store.mu. It is right as long as no other connection
+// writes the database: before each batch, the writer reads PRAGMA data_version, which
+// changes whenever another connection (another clerksync process, or an application
+// writing to the file) has committed, and forgets everything when it did. The count
+// is the connection's own, so the writer also forgets everything when the pool hands
+// it another connection than last time (the pool replaces a connection whose statement
+// was interrupted). What a batch learns is kept aside and merged only once the batch
+// has committed, so a batch that rolls back leaves nothing behind; a batch that fails
+// makes the writer forget everything, so that a mistake cannot fail batch after batch.
 type knownUsers struct {
-	dataVersion int64 // of the writer connection when the entries were last checked
+	conn        any   // the writer's driver connection when the entries were last checked
+	dataVersion int64 // its data_version then
 	users       map[string]knownUser
 }
 
@@ -33,9 +37,10 @@ type knownUser struct {
 	row     storedRow // the stored profile; row.version is not Valid when there is none
 }
 
-// reset forgets every user and records dataVersion as the one the cache now matches.
-func (k *knownUsers) reset(dataVersion int64) {
-	k.dataVersion = dataVersion
+// reset forgets every user and records the connection and data_version the cache now
+// matches.
+func (k *knownUsers) reset(conn any, dataVersion int64) {
+	k.conn, k.dataVersion = conn, dataVersion
 	clear(k.users)
 }
 

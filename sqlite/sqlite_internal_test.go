@@ -188,7 +188,7 @@ func (c *errAfter) Err() error {
 
 // TestRolledBackBatchIsForgotten checks that what a batch wrote is remembered only once
 // it commits: a batch abandoned after writing a user leaves the writer knowing nothing
-// of it.
+// of it, nor of anyone else.
 func TestRolledBackBatchIsForgotten(t *testing.T) {
 	t.Parallel()
 	s, err := Open(filepath.Join(t.TempDir(), "clerksync.db"))
@@ -196,6 +196,11 @@ func TestRolledBackBatchIsForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+
+	storetest.MustApply(t, s, storetest.Upsert("msg_known", storetest.NewProfile("user_known", 1_000)))
+	if _, ok := s.known.users["user_known"]; !ok {
+		t.Fatal("the writer does not remember the user of a committed batch")
+	}
 
 	// Err is asked before the batch and before each change: the batch writes user_rb
 	// version 5000, then gives up before the second change.
@@ -207,6 +212,9 @@ func TestRolledBackBatchIsForgotten(t *testing.T) {
 	}
 	if _, ok := s.known.users["user_rb"]; ok {
 		t.Fatal("the writer remembers a user from a batch that rolled back")
+	}
+	if n := len(s.known.users); n != 0 {
+		t.Fatalf("after a failed batch the writer still remembers %d users, want none", n)
 	}
 
 	v4 := storetest.Upsert("msg_v4", storetest.NewProfile("user_rb", 4_000))
@@ -220,5 +228,35 @@ func TestRolledBackBatchIsForgotten(t *testing.T) {
 	}
 	if u, ok := s.known.users["user_rb"]; !ok || u.row.version.Int64 != 5_000 {
 		t.Errorf("after a committed batch the writer knows user_rb as %+v (known %v), want version 5000", u, ok)
+	}
+}
+
+// TestWriterForgetsOnNewConnection checks that the writer's memory of users belongs to
+// its connection: PRAGMA data_version only compares commits seen by one connection, so
+// when the pool replaces the writer's connection (after an interrupted statement, say),
+// what was remembered cannot be trusted, whatever the new connection's count says.
+func TestWriterForgetsOnNewConnection(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "clerksync.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	storetest.MustApply(t, a, storetest.Upsert("msg_1", storetest.NewProfile("user_nc", 1_000)))
+	// The pool drops a's writer connection at its next use and opens another one.
+	a.w.SetConnMaxLifetime(time.Nanosecond)
+	time.Sleep(time.Millisecond)
+	storetest.MustApply(t, b, storetest.Upsert("msg_2", storetest.NewProfile("user_nc", 3_000)))
+
+	got := storetest.MustApply(t, a, storetest.Upsert("msg_3", storetest.NewProfile("user_nc", 2_000)))
+	if want := (clerksync.Result{Outcome: clerksync.OutcomeStale}); got[0] != want {
+		t.Fatalf("an older version after another writer's newer one: %+v, want %+v", got[0], want)
 	}
 }
