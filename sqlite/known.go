@@ -21,6 +21,8 @@ import (
 // was interrupted). What a batch learns is kept aside and merged only once the batch
 // has committed, so a batch that rolls back leaves nothing behind; a batch that fails
 // makes the writer forget everything, so that a mistake cannot fail batch after batch.
+// The writer's own connection changes profiles and tombstones only in applyTx, which
+// keeps the cache in step; any other write of those tables on it would have to reset it.
 type knownUsers struct {
 	conn        any   // the writer's driver connection when the entries were last checked
 	dataVersion int64 // its data_version then
