@@ -50,7 +50,7 @@ type checkpointer struct {
 	// when it looks; caughtUp says that the last checkpoint copied every frame. Both
 	// together let an idle store skip its checkpoints.
 	committed, caughtUp atomic.Bool
-	runs                atomic.Int64 // checkpoints run (for tests)
+	runs, skips         atomic.Int64 // ticks that ran a checkpoint, and that did not (for tests)
 }
 
 // defaultRestartFrames is the WAL length, in frames, past which the writer is asked to
@@ -88,6 +88,7 @@ func (c *checkpointer) run() {
 			// was committed since. (Another process's commits are checkpointed by that
 			// process, and by this one once it commits again.)
 			if !c.committed.Swap(false) && c.caughtUp.Load() {
+				c.skips.Add(1)
 				continue
 			}
 			frames, done, err := c.checkpoint(context.Background(), "PASSIVE")
