@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"encoding/json"
 
 	"github.com/clerksync/clerksync"
 )
@@ -73,6 +74,54 @@ func (b *batch) known(id string) (knownUser, bool) {
 	}
 	u, ok := b.cache.users[id]
 	return u, ok
+}
+
+// prefetch reads, in one statement, the stored state of the users changes are about
+// that the writer does not know yet, so that every change of the batch but replays
+// takes the path without a lookup (writeKnown).
+func (b *batch) prefetch(changes []clerksync.Change) error {
+	var ids []string
+	seen := make(map[string]struct{})
+	for i := range changes {
+		c := &changes[i]
+		if c.Replay || c.UserID == "" {
+			continue
+		}
+		if _, ok := b.known(c.UserID); ok {
+			continue
+		}
+		if _, ok := seen[c.UserID]; ok {
+			continue
+		}
+		seen[c.UserID] = struct{}{}
+		ids = append(ids, c.UserID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	rows, err := b.stmts.prefetch.QueryContext(b.ctx, string(list))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if b.learnt == nil {
+		b.learnt = make(map[string]knownUser, len(ids))
+	}
+	for rows.Next() {
+		var (
+			id string
+			u  knownUser
+		)
+		if err := rows.Scan(&id, &u.deleted, &u.row.version, &u.row.email, &u.row.username, &u.row.externalID); err != nil {
+			return err
+		}
+		b.learnt[id] = u
+	}
+	return rows.Err()
 }
 
 // learn records what the database holds about id once c, with result r, is written
