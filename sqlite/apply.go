@@ -393,28 +393,12 @@ func (b *batch) write(c *clerksync.Change, poison string) (clerksync.Result, err
 		b.learn(c, clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, before)
 		return clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, nil
 	}
-
-	var r clerksync.Result
-	switch {
-	case poison != "":
-		r = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: poison}
-	case c.Op == clerksync.OpUpsertUser && deleted, c.Op == clerksync.OpDeleteUser && deleted:
-		r = clerksync.Result{Outcome: clerksync.OutcomeStale}
-	case c.Op == clerksync.OpUpsertUser:
-		r, err = b.upsert(c.Profile, c.Source, &stored)
-	case c.Op == clerksync.OpDeleteUser:
-		r, err = b.delete(c)
-		deleted = true
-	case c.Op == clerksync.OpIgnore:
-		r = clerksync.Result{Outcome: clerksync.OutcomeIgnored}
-	default: // OpDeadLetter
-		r = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: c.Error}
-	}
-	if err != nil {
+	r, deletedAfter := outcome(c, poison, before)
+	if err := b.perform(c, r, &before.row); err != nil {
 		return clerksync.Result{}, err
 	}
 	if c.EventID != "" {
-		if err := b.record(c, r, deleted); err != nil {
+		if err := b.record(c, r, deletedAfter); err != nil {
 			return clerksync.Result{}, err
 		}
 	}
@@ -428,25 +412,9 @@ func (b *batch) write(c *clerksync.Change, poison string) (clerksync.Result, err
 // already, is what tells a duplicate, and then nothing else is written. A change read
 // from the Backend API has no svix-id and is not recorded.
 func (b *batch) writeKnown(c *clerksync.Change, poison string, k knownUser) (clerksync.Result, error) {
-	deleted := k.deleted
-	var r clerksync.Result
-	switch {
-	case poison != "":
-		r = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: poison}
-	case c.Op == clerksync.OpUpsertUser && deleted, c.Op == clerksync.OpDeleteUser && deleted:
-		r = clerksync.Result{Outcome: clerksync.OutcomeStale}
-	case c.Op == clerksync.OpUpsertUser:
-		r = upsertOutcome(c.Profile, &k.row)
-	case c.Op == clerksync.OpDeleteUser:
-		r = clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionDeleted}
-		deleted = true
-	case c.Op == clerksync.OpIgnore:
-		r = clerksync.Result{Outcome: clerksync.OutcomeIgnored}
-	default: // OpDeadLetter
-		r = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: c.Error}
-	}
+	r, deletedAfter := outcome(c, poison, k)
 	if c.EventID != "" {
-		recorded, err := b.recordNew(c, r, deleted)
+		recorded, err := b.recordNew(c, r, deletedAfter)
 		if err != nil {
 			return clerksync.Result{}, err
 		}
@@ -454,25 +422,55 @@ func (b *batch) writeKnown(c *clerksync.Change, poison string, k knownUser) (cle
 			return clerksync.Result{Outcome: clerksync.OutcomeDuplicate}, nil
 		}
 	}
-	if r.Outcome == clerksync.OutcomeApplied {
-		var (
-			done clerksync.Result
-			err  error
-		)
-		if c.Op == clerksync.OpUpsertUser {
-			done, err = b.upsert(c.Profile, c.Source, &k.row)
-		} else {
-			done, err = b.delete(c)
-		}
-		if err != nil {
-			return clerksync.Result{}, err
-		}
-		if done != r {
-			return clerksync.Result{}, fmt.Errorf("write of %s: %v, recorded as %v", c.UserID, done, r)
-		}
+	if err := b.perform(c, r, &k.row); err != nil {
+		return clerksync.Result{}, err
 	}
 	b.learn(c, r, k)
 	return r, nil
+}
+
+// outcome is what c comes to over what the database holds of its user (k), poison
+// saying why c cannot be applied, if it cannot; and whether the user is deleted after
+// it (the event log keeps no body for a deleted user).
+func outcome(c *clerksync.Change, poison string, k knownUser) (clerksync.Result, bool) {
+	switch {
+	case poison != "":
+		return clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: poison}, k.deleted
+	case k.deleted && (c.Op == clerksync.OpUpsertUser || c.Op == clerksync.OpDeleteUser):
+		return clerksync.Result{Outcome: clerksync.OutcomeStale}, true
+	case c.Op == clerksync.OpUpsertUser:
+		return upsertOutcome(c.Profile, &k.row), false
+	case c.Op == clerksync.OpDeleteUser:
+		return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionDeleted}, true
+	case c.Op == clerksync.OpIgnore:
+		return clerksync.Result{Outcome: clerksync.OutcomeIgnored}, k.deleted
+	default: // OpDeadLetter
+		return clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: c.Error}, k.deleted
+	}
+}
+
+// perform writes the profile or the deletion that the outcome r of c calls for (none
+// unless r is applied), over stored. The database must come to the same outcome.
+func (b *batch) perform(c *clerksync.Change, r clerksync.Result, stored *storedRow) error {
+	if r.Outcome != clerksync.OutcomeApplied {
+		return nil
+	}
+	var (
+		done clerksync.Result
+		err  error
+	)
+	if c.Op == clerksync.OpUpsertUser {
+		done, err = b.upsert(c.Profile, c.Source, stored)
+	} else {
+		done, err = b.delete(c)
+	}
+	if err != nil {
+		return err
+	}
+	if done != r {
+		return fmt.Errorf("write of %s: %v, expected %v", c.UserID, done, r)
+	}
+	return nil
 }
 
 // storedRow is what lookup reads of a stored profile.

@@ -14,15 +14,26 @@ import (
 	"github.com/clerksync/clerksync/storetest"
 )
 
+// mustOpen opens the store at path and closes it when t ends.
+func mustOpen(t *testing.T, path string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
 // TestPragmas checks the settings durability rests on, on the connections the store
 // really uses.
 func TestPragmas(t *testing.T) {
 	t.Parallel()
-	s, err := Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "clerksync.db"))
 
 	pragma := func(db *sql.DB, name string) string {
 		t.Helper()
@@ -63,11 +74,7 @@ func TestPragmas(t *testing.T) {
 func TestWALSyncerHoldsTheLiveWAL(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "wal.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mustOpen(t, path)
 	for i := range 3 {
 		p := storetest.NewProfile(fmt.Sprintf("user_%d", i), 1_700_000_000_000)
 		if _, err := s.Apply(context.Background(), []clerksync.Change{storetest.Upsert(fmt.Sprintf("msg_%d", i), p)}); err != nil {
@@ -96,11 +103,7 @@ func TestWALSyncerHoldsTheLiveWAL(t *testing.T) {
 func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "steady.db")
-	s, err := Open(path, func(s *Store) { s.checkpointInterval, s.restartFrames = 5*time.Millisecond, 16 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mustOpen(t, path, func(s *Store) { s.checkpointInterval, s.restartFrames = 5*time.Millisecond, 16 })
 	const batches = 1500
 	ctx := context.Background()
 	for i := range batches {
@@ -136,11 +139,7 @@ func TestWALStartsOverUnderSteadyWrites(t *testing.T) {
 func TestIdleStoreSkipsCheckpoints(t *testing.T) {
 	t.Parallel()
 	const tick = 2 * time.Millisecond
-	s, err := Open(filepath.Join(t.TempDir(), "idle.db"), func(s *Store) { s.checkpointInterval = tick })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "idle.db"), func(s *Store) { s.checkpointInterval = tick })
 	c := s.ckpt
 	// caughtUp waits until a checkpoint has run since after, and then until the
 	// checkpointer skips a tick: from then on it is idle, and returns the checkpoints run.
@@ -199,11 +198,7 @@ func (c *errAfter) Err() error {
 // of it, nor of anyone else.
 func TestRolledBackBatchIsForgotten(t *testing.T) {
 	t.Parallel()
-	s, err := Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "clerksync.db"))
 
 	storetest.MustApply(t, s, storetest.Upsert("msg_known", storetest.NewProfile("user_known", 1_000)))
 	if _, ok := s.known.users["user_known"]; !ok {
@@ -246,16 +241,8 @@ func TestRolledBackBatchIsForgotten(t *testing.T) {
 func TestWriterForgetsOnNewConnection(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "clerksync.db")
-	a, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := mustOpen(t, path)
+	b := mustOpen(t, path)
 
 	storetest.MustApply(t, a, storetest.Upsert("msg_1", storetest.NewProfile("user_nc", 1_000)))
 	// The pool drops a's writer connection at its next use and opens another one.
