@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -86,7 +86,7 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	if !s.KeepEventBodies && ch.Op != clerksync.OpDeadLetter {
 		ch.Body = nil
 	}
-	s.logReceived(&ch)
+	s.logReceived(r.Context(), &ch)
 
 	ctx, cancel := context.WithTimeout(r.Context(), deliveryTimeout)
 	defer cancel()
@@ -105,47 +105,51 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		s.failed(w, start, &ch, err)
 		return
 	}
-	s.answer(w, start, &ch, results[0])
+	s.answer(r.Context(), w, start, &ch, results[0])
 }
 
 // logReceived writes DESIGN.md's first log lines for a delivery.
-func (s *Server) logReceived(ch *clerksync.Change) {
+func (s *Server) logReceived(ctx context.Context, ch *clerksync.Change) {
 	if ch.UserID != "" {
-		s.Logger.Info("Webhook received: "+ch.EventType+" for user: "+ch.UserID,
-			attrSvixID, ch.EventID, attrEventType, ch.EventType, attrUserID, ch.UserID)
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Webhook received: "+ch.EventType+" for user: "+ch.UserID,
+			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType), slog.String(attrUserID, ch.UserID))
 	} else {
 		typ := ch.EventType
 		if typ == "" {
 			typ = "(no type)"
 		}
-		s.Logger.Info("Webhook received: "+typ, attrSvixID, ch.EventID, attrEventType, ch.EventType)
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Webhook received: "+typ,
+			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType))
 	}
 	if ch.Op == clerksync.OpUpsertUser {
-		s.Logger.Info(fmt.Sprintf("Syncing profile for %s (%s)", ch.UserID, ch.Profile.Name()),
-			attrSvixID, ch.EventID, attrUserID, ch.UserID)
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Syncing profile for "+ch.UserID+" ("+ch.Profile.Name()+")",
+			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
 	}
 }
 
 // answer writes 200 with the event's outcome and logs what happened.
-func (s *Server) answer(w http.ResponseWriter, start time.Time, ch *clerksync.Change, res clerksync.Result) {
+func (s *Server) answer(ctx context.Context, w http.ResponseWriter, start time.Time, ch *clerksync.Change, res clerksync.Result) {
 	l := s.Logger
 	switch res.Outcome {
 	case clerksync.OutcomeApplied:
 		switch res.Action {
 		case clerksync.ActionDeleted:
-			l.Info("Deleted profile for user "+ch.UserID, attrSvixID, ch.EventID, attrUserID, ch.UserID)
+			l.LogAttrs(ctx, slog.LevelInfo, "Deleted profile for user "+ch.UserID,
+				slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
 		default:
-			l.Info("Successfully synced profile for user "+ch.UserID,
-				attrSvixID, ch.EventID, attrUserID, ch.UserID, attrAction, res.Action.String(),
-				attrDuration, time.Since(start))
+			l.LogAttrs(ctx, slog.LevelInfo, "Successfully synced profile for user "+ch.UserID,
+				slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID),
+				slog.String(attrAction, res.Action.String()), slog.Duration(attrDuration, time.Since(start)))
 		}
 	case clerksync.OutcomeStale:
-		l.Info("Skipped stale event for user "+ch.UserID+": a newer version or a deletion is already stored",
-			attrSvixID, ch.EventID, attrUserID, ch.UserID)
+		l.LogAttrs(ctx, slog.LevelInfo, "Skipped stale event for user "+ch.UserID+": a newer version or a deletion is already stored",
+			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
 	case clerksync.OutcomeDuplicate:
-		l.Info("Duplicate delivery "+ch.EventID+": already processed", attrSvixID, ch.EventID, attrUserID, ch.UserID)
+		l.LogAttrs(ctx, slog.LevelInfo, "Duplicate delivery "+ch.EventID+": already processed",
+			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
 	case clerksync.OutcomeIgnored:
-		l.Info("Ignored event type "+ch.EventType, attrSvixID, ch.EventID, attrEventType, ch.EventType)
+		l.LogAttrs(ctx, slog.LevelInfo, "Ignored event type "+ch.EventType,
+			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType))
 	case clerksync.OutcomeDeadLetter:
 		// Answered 2xx on purpose: an event we cannot use would otherwise be retried for
 		// 27 hours and get the endpoint disabled. It waits in the event log for replay.
