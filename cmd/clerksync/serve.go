@@ -174,6 +174,9 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		return err
 	}
 	c.store = store
+	if set := tuneGC(db, c.Getenv); len(set) > 0 {
+		logger.LogAttrs(ctx, slog.LevelDebug, "Go collector tuned for PostgreSQL (set GOGC or GOMEMLIMIT to choose)", set...)
+	}
 
 	m := metrics.New()
 	writers := c.writers
