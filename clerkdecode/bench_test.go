@@ -21,8 +21,37 @@ func userUpdatedBody(tb testing.TB) []byte {
 	return buf.Bytes()
 }
 
+// dataFirst returns body with its members in sorted order, which puts data before
+// type, as in Clerk's deliveries and the published examples (the fixture has type
+// first).
+func dataFirst(tb testing.TB, body []byte) []byte {
+	tb.Helper()
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		tb.Fatal(err)
+	}
+	sorted, err := json.Marshal(members)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if bytes.Index(sorted, []byte(`"data"`)) > bytes.Index(sorted, []byte(`"type"`)) {
+		tb.Fatal("data is not first")
+	}
+	return sorted
+}
+
 func BenchmarkChangeFromEvent(b *testing.B) {
-	body := userUpdatedBody(b)
+	typeFirst := userUpdatedBody(b)
+	for _, order := range []string{"TypeFirst", "DataFirst"} {
+		body := typeFirst
+		if order == "DataFirst" {
+			body = dataFirst(b, typeFirst)
+		}
+		b.Run(order, func(b *testing.B) { benchmarkChangeFromEvent(b, body) })
+	}
+}
+
+func benchmarkChangeFromEvent(b *testing.B, body []byte) {
 	for _, keep := range []bool{false, true} {
 		name := "CutPrivateMetadata"
 		if keep {

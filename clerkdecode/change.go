@@ -33,7 +33,7 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 	switch {
 	case isUpsert(c.EventType):
 		if !e.userDone {
-			// data came before type.
+			// A type that is not an upsert came before data, and this one after it.
 			cuts, e.userErr = d.user(&u, keep, cuts[:0])
 		}
 		if e.userErr != nil {

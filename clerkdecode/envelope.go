@@ -53,9 +53,11 @@ const secondsBefore = 1_000_000_000_000
 
 // scanEnvelope walks body. On error it returns what it found before the error.
 //
-// When u is not nil and the type of a user upsert comes before data (as it does in
-// what Clerk sends), data is walked as a user into u, with cuts appended to as
-// d.user does: one pass over the body instead of two.
+// When u is not nil, data is walked as a user into u, with cuts appended to as d.user
+// does, unless a type that is not a user upsert came before it: one pass over the body
+// instead of two. Clerk's deliveries put data first, before type, so the walk is a
+// guess that the event is about a user; for any other event its result is ignored and
+// the caller walks data again.
 func scanEnvelope(body []byte, u *user, keep bool, cuts []span) (envelope, []span, error) {
 	var e envelope
 	d := dec{b: body}
@@ -88,7 +90,7 @@ func scanEnvelope(body []byte, u *user, keep bool, cuts []span) (envelope, []spa
 				break
 			}
 			e.data.start = d.i
-			if u != nil && isUpsert(string(e.typ)) {
+			if u != nil && (len(e.typ) == 0 || isUpsert(string(e.typ))) {
 				cuts, e.userErr = d.user(u, keep, cuts[:base])
 				e.userDone = true
 				if e.userErr != nil {
