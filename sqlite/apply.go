@@ -580,33 +580,32 @@ func (b *batch) delete(c *clerksync.Change) (clerksync.Result, error) {
 // record writes c's entry in the event log; the body is left out when the user is
 // deleted.
 func (b *batch) record(c *clerksync.Change, r clerksync.Result, deleted bool) error {
-	var body any
-	if !deleted && len(c.Body) > 0 {
-		body = c.Body
-	}
-	_, err := b.stmts.recordEvent.ExecContext(b.ctx,
-		c.EventID, c.EventType, sqlschema.Text(c.UserID), r.Outcome.String(), r.Action.String(), sqlschema.Text(r.Error),
-		sqlschema.Millis(c.EventTime), b.now, body, deleted,
-	)
+	_, err := b.stmts.recordEvent.ExecContext(b.ctx, b.eventArgs(c, r, deleted)...)
 	return err
 }
 
 // recordNew writes c's entry in the event log unless its svix-id has one already, and
 // reports whether it did.
 func (b *batch) recordNew(c *clerksync.Change, r clerksync.Result, deleted bool) (bool, error) {
-	var body any
-	if !deleted && len(c.Body) > 0 {
-		body = c.Body
-	}
-	res, err := b.stmts.recordNewEvent.ExecContext(b.ctx,
-		c.EventID, c.EventType, sqlschema.Text(c.UserID), r.Outcome.String(), r.Action.String(), sqlschema.Text(r.Error),
-		sqlschema.Millis(c.EventTime), b.now, body, deleted,
-	)
+	res, err := b.stmts.recordNewEvent.ExecContext(b.ctx, b.eventArgs(c, r, deleted)...)
 	if err != nil {
 		return false, err
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// eventArgs returns the values of c's event log entry, in the column order of
+// sqlRecordEvent and sqlRecordNewEvent; the body is left out when the user is deleted.
+func (b *batch) eventArgs(c *clerksync.Change, r clerksync.Result, deleted bool) []any {
+	var body any
+	if !deleted && len(c.Body) > 0 {
+		body = c.Body
+	}
+	return []any{
+		c.EventID, c.EventType, sqlschema.Text(c.UserID), r.Outcome.String(), r.Action.String(), sqlschema.Text(r.Error),
+		sqlschema.Millis(c.EventTime), b.now, body, deleted,
+	}
 }
 
 // jsonText returns a JSON document as TEXT, or NULL when there is none. The string
