@@ -22,11 +22,13 @@ type loadResult struct {
 	PerSecond  float64
 	P50, P99   time.Duration
 	PeakRSSKiB int64
-	// CPU time (user and system) per measured delivery, of the receiver's process and
-	// of this one (the load generator), over the measured window.
-	ReceiverCPU, LoadCPU time.Duration
-	BodyBytes            int
-	Concurrency          int
+	// CPU time (user and system) per measured delivery, over the measured window: of the
+	// receiver's process, of this one (the load generator), of the PostgreSQL server's
+	// processes, and of the whole machine; and the share of the machine's cores left idle.
+	ReceiverCPU, LoadCPU, DatabaseCPU, MachineCPU time.Duration
+	Idle                                          float64
+	BodyBytes                                     int
+	Concurrency                                   int
 }
 
 // runLoad sends deliveries from w to url with c concurrent senders: warmup first (not

@@ -140,9 +140,9 @@ func run() error {
 				return fmt.Errorf("%s: %w", t, err)
 			}
 			results[t] = append(results[t], r)
-			fmt.Fprintf(os.Stderr, "round %d/%d %-20s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  CPU/delivery %s + load %s  errors %d %v\n",
+			fmt.Fprintf(os.Stderr, "round %d/%d %-20s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  CPU/delivery %s + load %s + PostgreSQL %s, machine %s, %.0f%% idle  errors %d %v\n",
 				round, o.rounds, t, r.PerSecond, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond),
-				float64(r.PeakRSSKiB)/1024, us(r.ReceiverCPU), us(r.LoadCPU), r.Errors, r.Status)
+				float64(r.PeakRSSKiB)/1024, us(r.ReceiverCPU), us(r.LoadCPU), us(r.DatabaseCPU), us(r.MachineCPU), r.Idle*100, r.Errors, r.Status)
 		}
 	}
 	var bf *backfillResult
@@ -228,6 +228,11 @@ func measure(ctx context.Context, t string, o options, w *workload, dir, self, c
 	if c := <-cpu; r.Deliveries > 0 {
 		r.ReceiverCPU = c.receiver / time.Duration(r.Deliveries)
 		r.LoadCPU = c.load / time.Duration(r.Deliveries)
+		r.DatabaseCPU = c.database / time.Duration(r.Deliveries)
+		r.MachineCPU = c.busy / time.Duration(r.Deliveries)
+		if c.busy+c.idle > 0 {
+			r.Idle = float64(c.idle) / float64(c.busy+c.idle)
+		}
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()

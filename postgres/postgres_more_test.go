@@ -3,14 +3,18 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/internal/tcpproxy"
 	"github.com/clerksync/clerksync/migrations"
 	"github.com/clerksync/clerksync/postgres"
@@ -330,4 +334,56 @@ func TestClosed(t *testing.T) {
 // BenchmarkApply runs storetest's Apply benchmark on this store.
 func BenchmarkApply(b *testing.B) {
 	storetest.BenchmarkApply(b, func(b *testing.B) clerksync.Store { return MustOpen(b) })
+}
+
+// TestProfileRowsStayInline checks how a typical Clerk user is stored: a rich user's
+// raw object (3-4 KB, over 2 KB even compressed) stays in its profiles row, compressed,
+// instead of going to the TOAST table on every write (migration 00005), and reads back
+// whole.
+func TestProfileRowsStayInline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := newSchema(t)
+	s := MustOpenSchema(t, schema)
+
+	const users, versions = 20, 3
+	for v := range versions {
+		var changes []clerksync.Change
+		for u := range users {
+			usr := clerkfake.NewUser(clerkfake.UserParams{
+				Seed: uint64(u + 1), ID: fmt.Sprintf("user_inline%02d", u), Rich: true,
+				UpdatedAt: time.UnixMilli(updatedAt + int64(v)*1000),
+			})
+			body := clerkfake.WebhookEvent("user.updated", usr, time.UnixMilli(updatedAt+int64(v)*1000))
+			changes = append(changes, clerkdecode.ChangeFromEvent(fmt.Sprintf("msg_inline_%d_%d", u, v), body, clerkdecode.Options{}))
+		}
+		for i, r := range storetest.MustApply(t, s, changes...) {
+			if r.Outcome != clerksync.OutcomeApplied {
+				t.Fatalf("version %d, change %d: %+v, want applied", v, i, r)
+			}
+		}
+	}
+
+	var minRaw, toastBytes int64
+	err := mustAdmin(t).QueryRow(ctx, `
+		SELECT (SELECT min(octet_length(raw::text)) FROM `+schema+`.profiles),
+		       pg_relation_size(reltoastrelid)
+		FROM pg_class WHERE oid = $1::regclass`, schema+".profiles").Scan(&minRaw, &toastBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if minRaw < 3000 {
+		t.Fatalf("the smallest raw object is %d bytes; the test needs users of 3 KB or more", minRaw)
+	}
+	if toastBytes != 0 {
+		t.Errorf("the TOAST table of profiles holds %d bytes after %d writes of %d users; want none", toastBytes, users*versions, users)
+	}
+	p := storetest.MustProfile(t, s, "user_inline07")
+	var raw struct {
+		ID        string `json:"id"`
+		UpdatedAt int64  `json:"updated_at"`
+	}
+	if err := json.Unmarshal(p.Raw, &raw); err != nil || raw.ID != "user_inline07" || raw.UpdatedAt != updatedAt+int64(versions-1)*1000 {
+		t.Errorf("raw read back: %+v (%v), want user_inline07 at its last version", raw, err)
+	}
 }
