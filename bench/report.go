@@ -212,8 +212,8 @@ func renderBudget(results map[string]loadResult) string {
 				"share is what they took per delivery in clerksync's median round; what is left is what clerksync may\n"+
 				"use at the target's rate. For scale, the verify-only receiver's own process (HTTP and the signature\n"+
 				"check, nothing else) used %s per delivery.\n\n"+
-				"| target | rate needed | machine CPU per delivery at that rate | load generator + PostgreSQL | left for clerksync | clerksync used |\n"+
-				"|---|---:|---:|---:|---:|---:|\n", cores, cores, us(floor))
+				"| target | rate needed | machine CPU per delivery at that rate | load generator + PostgreSQL | left for clerksync | clerksync used | what it takes |\n"+
+				"|---|---:|---:|---:|---:|---:|---|\n", cores, cores, us(floor))
 		}
 		rows++
 		rate := g.want * den.PerSecond
@@ -222,12 +222,17 @@ func renderBudget(results map[string]loadResult) string {
 		if strings.HasSuffix(g.num, "postgres") {
 			others += num.DatabaseCPU
 		}
-		left := "none"
+		left, verdict := "none", fmt.Sprintf("more cores: the load generator and the database alone take more than %s", us(allowed))
 		if allowed > others {
 			left = us(allowed - others)
+			if cut := num.ReceiverCPU - (allowed - others); cut > 0 {
+				verdict = fmt.Sprintf("%s (%.0f%%) less CPU per delivery in clerksync, and no core idle", us(cut), 100*float64(cut)/float64(num.ReceiverCPU))
+			} else {
+				verdict = fmt.Sprintf("the CPU fits; no core idle (%.0f%% were)", num.Idle*100)
+			}
 		}
-		fmt.Fprintf(&b, "| %s ≥ %.2g× | %.0f/s | %s | %s | %s | %s (machine %s, %.0f%% idle) |\n", g.label, g.want, rate,
-			us(allowed), us(others), left, us(num.ReceiverCPU), us(num.MachineCPU), num.Idle*100)
+		fmt.Fprintf(&b, "| %s ≥ %.2g× | %.0f/s | %s | %s | %s | %s (machine %s, %.0f%% idle) | %s |\n", g.label, g.want, rate,
+			us(allowed), us(others), left, us(num.ReceiverCPU), us(num.MachineCPU), num.Idle*100, verdict)
 	}
 	return b.String()
 }
