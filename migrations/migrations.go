@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"log/slog"
 	"path"
 	"time"
 
@@ -57,19 +58,42 @@ type Migration struct {
 	AppliedAt time.Time // when it was applied (zero when pending)
 }
 
-// Up applies every pending migration of dialect to db. On PostgreSQL it first takes a
+// Up applies every pending migration of dialect to db and returns the ones it applied,
+// in order (none when the database was up to date). On PostgreSQL it first takes a
 // session advisory lock keyed on the current schema, so concurrent callers apply each
 // migration once; they wait for each other for up to ten minutes. It returns an error
 // when the database refuses a migration or the lock cannot be had.
-func Up(ctx context.Context, db *sql.DB, dialect Dialect) error {
+func Up(ctx context.Context, db *sql.DB, dialect Dialect) ([]Migration, error) {
 	p, err := newProvider(ctx, db, dialect)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate %s: %w", dialect, err)
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate %s: %w", dialect, err)
 	}
-	return nil
+	applied := make([]Migration, 0, len(results))
+	for _, r := range results {
+		applied = append(applied, Migration{Version: r.Source.Version, Name: path.Base(r.Source.Path), Applied: true})
+	}
+	return applied, nil
+}
+
+// LogApplied logs what Up applied, with attrs saying where: one line for a new
+// database ("created the tables"), a line per migration for an upgrade, nothing when
+// the database was up to date.
+func LogApplied(ctx context.Context, log *slog.Logger, applied []Migration, attrs ...slog.Attr) {
+	if len(applied) == 0 {
+		return
+	}
+	if applied[0].Version == 1 {
+		log.LogAttrs(ctx, slog.LevelInfo, "created clerksync's tables",
+			append(attrs, slog.Int64("schema_version", applied[len(applied)-1].Version))...)
+		return
+	}
+	for _, m := range applied {
+		log.LogAttrs(ctx, slog.LevelInfo, "upgraded clerksync's tables", append(attrs, slog.String("migration", m.Name))...)
+	}
 }
 
 // Status returns the state of every migration of dialect known to this binary, in

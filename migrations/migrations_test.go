@@ -1,9 +1,13 @@
 package migrations_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -46,10 +50,15 @@ func TestSQLiteUp(t *testing.T) {
 		}
 	}
 
-	for range 2 { // the second Up finds nothing to do
-		if err := migrations.Up(ctx, db, migrations.SQLite); err != nil {
-			t.Fatal(err)
-		}
+	applied, err := migrations.Up(ctx, db, migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(applied)) != latest || applied[0].Name != status[0].Name || applied[len(applied)-1].Version != latest {
+		t.Fatalf("Up on a new database applied %+v, want all %d migrations in order", applied, latest)
+	}
+	if again, err := migrations.Up(ctx, db, migrations.SQLite); err != nil || len(again) != 0 {
+		t.Fatalf("second Up applied %+v (%v), want nothing", again, err)
 	}
 	current, _, err = migrations.Version(ctx, db, migrations.SQLite)
 	if err != nil {
@@ -70,7 +79,51 @@ func TestSQLiteUp(t *testing.T) {
 
 func TestUnknownDialect(t *testing.T) {
 	t.Parallel()
-	if err := migrations.Up(context.Background(), openSQLite(t), "oracle"); err == nil {
+	if _, err := migrations.Up(context.Background(), openSQLite(t), "oracle"); err == nil {
 		t.Fatal("Up with an unknown dialect succeeded")
+	}
+}
+
+// TestLogApplied checks what an operator reads at start: one line when the tables are
+// created, a line per migration when they are upgraded, nothing when up to date.
+func TestLogApplied(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openSQLite(t)
+	applied, err := migrations.Up(ctx, db, migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := applied[len(applied)-1].Version
+	upgrade := []migrations.Migration{{Version: latest - 1, Name: "a.sql"}, {Version: latest, Name: "b.sql"}}
+	for _, tc := range []struct {
+		name    string
+		applied []migrations.Migration
+		want    []string
+	}{
+		{"new database", applied, []string{fmt.Sprintf(`msg="created clerksync's tables" path=x schema_version=%d`, latest)}},
+		{"upgrade", upgrade, []string{
+			`msg="upgraded clerksync's tables" path=x migration=a.sql`,
+			`msg="upgraded clerksync's tables" path=x migration=b.sql`,
+		}},
+		{"up to date", nil, nil},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey || a.Key == slog.LevelKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))
+		migrations.LogApplied(ctx, log, tc.applied, slog.String("path", "x"))
+		got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+		if buf.Len() == 0 {
+			got = nil
+		}
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%s: logged %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -147,9 +147,11 @@ func (s *Store) setUp(ctx context.Context) error {
 	}
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
-	if err := migrations.Up(ctx, db, migrations.Postgres); err != nil {
+	applied, err := migrations.Up(ctx, db, migrations.Postgres)
+	if err != nil {
 		return classify("migrate schema "+s.schema, err)
 	}
+	migrations.LogApplied(ctx, s.log, applied, slog.String("schema", s.schema))
 	if s.rls {
 		if err := s.enableRowLevelSecurity(ctx); err != nil {
 			return err

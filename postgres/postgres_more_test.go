@@ -46,7 +46,7 @@ func TestConcurrentMigrators(t *testing.T) {
 	for i := range migrators {
 		db := stdlib.OpenDB(*cfg)
 		t.Cleanup(func() { db.Close() })
-		wg.Go(func() { errs[i] = migrations.Up(ctx, db, migrations.Postgres) })
+		wg.Go(func() { _, errs[i] = migrations.Up(ctx, db, migrations.Postgres) })
 	}
 	wg.Wait()
 	for i, err := range errs {

@@ -127,10 +127,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s.w = w
 
 	ctx := context.Background()
-	if err := migrations.Up(ctx, w, migrations.SQLite); err != nil {
+	applied, err := migrations.Up(ctx, w, migrations.SQLite)
+	if err != nil {
 		w.Close()
 		return nil, unavailable("migrate "+path, err)
 	}
+	migrations.LogApplied(ctx, s.log, applied, slog.String("path", path))
 
 	r, err := sql.Open("sqlite", path+"?"+busy+"&_query_only=1")
 	if err != nil {
