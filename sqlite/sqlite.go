@@ -53,6 +53,14 @@ func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busyTim
 // WithLogger sets the logger. The default discards everything.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
+// WithDeletePolicy sets what a deletion does to an object's row: clerksync.DeleteHard
+// (the default) removes it; clerksync.DeleteSoft keeps it with deleted_at set and its
+// personal columns (email, phone, names, image, metadata, raw) cleared. Either way the
+// object is tombstoned and never comes back.
+func WithDeletePolicy(p clerksync.DeletePolicy) Option {
+	return func(s *Store) { s.softDelete = p == clerksync.DeleteSoft }
+}
+
 // Store is a clerksync.Store in one SQLite file. It is safe for concurrent use; batches
 // are applied one at a time.
 type Store struct {
@@ -65,8 +73,9 @@ type Store struct {
 	r *sql.DB // read-only connections
 
 	mu     sync.Mutex // serializes batches on the write connection
-	stmts  writeStmts
-	known  knownUsers // what the writer knows of recent users (see knownUsers)
+	stmts  stmtCache
+	known  knownObjects // what the writer knows of recent objects (see knownObjects)
+	feed   feedHorizon  // which feed entries readers may see (see feedHorizon)
 	ckpt   *checkpointer
 	failed atomic.Value // the error that left the store failed (see Sync)
 	wal    *walSyncer   // makes each commit durable (see walSyncer)
@@ -74,6 +83,10 @@ type Store struct {
 
 	checkpointInterval time.Duration
 	restartFrames      int
+
+	// softDelete keeps a deleted object's row, with deleted_at set and its personal
+	// columns cleared, instead of removing it.
+	softDelete bool
 }
 
 // Open opens the SQLite database at path, creating it when it does not exist, and
@@ -148,6 +161,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, unavailable("prepare statements", err)
 	}
+
 	if s.ckpt, err = startCheckpointer(path, busy, s.log, s.checkpointInterval, s.restartFrames); err != nil {
 		s.Close()
 		return nil, unavailable("open "+path, err)
