@@ -43,7 +43,7 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 		p := new(clerksync.Profile)
 		u.fill(p, c.Body, cuts)
 		p.SyncSource = clerksync.SourceWebhook
-		c.Op, c.UserID, c.Profile = clerksync.OpUpsertUser, p.UserID, p
+		c.Op, c.Kind, c.ID, c.UserID, c.Object = clerksync.OpUpsert, clerksync.KindUser, p.UserID, p.UserID, p
 	case c.EventType == "user.deleted":
 		o, cuts, err := d.data(!keep, nil)
 		if err == nil && len(o.id) == 0 {
@@ -52,7 +52,9 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 		if err != nil {
 			return deadLetter(c, e, opt, within(err, "data"))
 		}
-		c.Op, c.UserID, c.Body = clerksync.OpDeleteUser, string(o.id), cutSpansIf(body, cuts)
+		c.Op, c.Kind, c.Body = clerksync.OpDelete, clerksync.KindUser, cutSpansIf(body, cuts)
+		c.ID = string(o.id)
+		c.UserID = c.ID
 	default:
 		o, cuts, err := d.data(!keep, nil)
 		if err != nil {
@@ -69,7 +71,7 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 func deadLetter(c clerksync.Change, e envelope, opt Options, err error) clerksync.Change {
 	c.Op = clerksync.OpDeadLetter
 	c.Error = err.Error()
-	c.Profile = nil
+	c.Object = nil
 	c.UserID = ""
 	if !e.walked || !e.hasData {
 		return c
