@@ -44,7 +44,7 @@ func SlotString(vals []string) string { return strings.Join(vals, "\x1f") }
 
 // slotOf returns the slot values of row of table t, nil when t has none.
 func slotOf(t *Table, row Row) []string {
-	if len(t.Slot) == 0 {
+	if len(t.Slot) == 0 || row == nil {
 		return nil
 	}
 	vals := make([]string, len(t.Slot))

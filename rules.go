@@ -42,6 +42,23 @@ func (r Reason) String() string {
 	return "unknown"
 }
 
+// Explain says in words why a change stale for reason r changed nothing.
+func (r Reason) Explain() string {
+	switch r {
+	case ReasonOlder:
+		return "a newer version is already stored"
+	case ReasonDeleted:
+		return "it is deleted"
+	case ReasonOrganizationDeleted:
+		return "its organization is deleted"
+	case ReasonUserDeleted:
+		return "its user is deleted"
+	case ReasonSuperseded:
+		return "a newer one has taken its place"
+	}
+	return "a newer version or a deletion is already stored"
+}
+
 // Stored is what the database holds of one object.
 type Stored struct {
 	// Row is the object's live row, nil when there is none.

@@ -36,14 +36,14 @@ func FuzzChangeFromEvent(f *testing.F) {
 			if c.Error == "" {
 				t.Fatal("dead letter without Error")
 			}
-			if c.Profile != nil {
+			if c.Profile() != nil {
 				t.Fatal("dead letter with a Profile")
 			}
 			if !json.Valid(c.Body) && !bytes.Equal(c.Body, body) {
 				t.Fatal("invalid body not kept unchanged")
 			}
 			return
-		case clerksync.OpUpsertUser, clerksync.OpDeleteUser, clerksync.OpIgnore:
+		case clerksync.OpUpsert, clerksync.OpDelete, clerksync.OpIgnore:
 		default:
 			t.Fatalf("Op = %v", c.Op)
 		}
@@ -66,11 +66,11 @@ func FuzzChangeFromEvent(f *testing.F) {
 		if keep && !bytes.Equal(c.Body, body) {
 			t.Fatal("Body changed although private metadata is kept")
 		}
-		if c.Op != clerksync.OpUpsertUser {
+		if c.Op != clerksync.OpUpsert {
 			return
 		}
 
-		p := c.Profile
+		p := c.Profile()
 		if p == nil || p.UserID == "" || p.UserID != c.UserID || p.UpdatedAt <= 0 {
 			t.Fatalf("upsert with profile %+v, UserID %q", p, c.UserID)
 		}

@@ -68,6 +68,22 @@ func Run(t *testing.T, open Opener) {
 		{"Lease", testLease},
 		{"LeaseRace", testLeaseRace},
 		{"ProfileIDs", testProfileIDs},
+		{"Organization", testOrganization},
+		{"Membership", testMembership},
+		{"ReAdded", testReAdded},
+		{"OrganizationDeleted", testOrganizationDeleted},
+		{"DeleteBeforeCreate", testDeleteBeforeCreate},
+		{"UserDeletedRemovesMemberships", testUserDeletedRemovesMemberships},
+		{"InvitationBeforeOrganization", testInvitationBeforeOrganization},
+		{"RolesAndPermissions", testRolesAndPermissions},
+		{"Objects", testObjects},
+		{"FeedUser", testFeedUser},
+		{"FeedSources", testFeedSources},
+		{"FeedCascade", testFeedCascade},
+		{"FeedFilter", testFeedFilter},
+		{"ForwardPositions", testForwardPositions},
+		{"PruneChanges", testPruneChanges},
+		{"ConvergeOrgs", testConvergeOrgs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,8 +173,8 @@ var (
 	// staleOlder: a newer version is stored; staleDeleted: the object is deleted.
 	staleOlder   = clerksync.Result{Outcome: clerksync.OutcomeStale, Reason: clerksync.ReasonOlder}
 	staleDeleted = clerksync.Result{Outcome: clerksync.OutcomeStale, Reason: clerksync.ReasonDeleted}
-	duplicate = clerksync.Result{Outcome: clerksync.OutcomeDuplicate}
-	ignored   = clerksync.Result{Outcome: clerksync.OutcomeIgnored}
+	duplicate    = clerksync.Result{Outcome: clerksync.OutcomeDuplicate}
+	ignored      = clerksync.Result{Outcome: clerksync.OutcomeIgnored}
 )
 
 // start is the updated_at (ms) of the first versions in the suite.

@@ -370,7 +370,7 @@ func (h *profileHandler) ensure(ctx context.Context, userID string) (*clerksync.
 	case clerksync.ErrorCode(err) != clerksync.ENOTFOUND:
 		return nil, false, fmt.Errorf("read profile: %w", err)
 	}
-	deleted, err := h.store.Deleted(ctx, userID)
+	deleted, err := h.store.Deleted(ctx, clerksync.UserKey(userID))
 	if err != nil {
 		return nil, false, fmt.Errorf("read tombstone: %w", err)
 	}

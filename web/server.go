@@ -26,6 +26,8 @@ const (
 	attrSvixID    = "svix_id"
 	attrEventType = "event_type"
 	attrUserID    = "user_id"
+	attrKind      = "kind"
+	attrObjectID  = "object_id"
 	attrOutcome   = "outcome"
 	attrAction    = "action"
 	attrDuration  = "duration"

@@ -108,12 +108,18 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	s.answer(r.Context(), w, start, &ch, results[0])
 }
 
-// logReceived writes DESIGN.md's first log lines for a delivery.
+// logReceived writes DESIGN.md's first log lines for a delivery. Users keep the lines
+// DESIGN.md gives; other objects say their kind.
 func (s *Server) logReceived(ctx context.Context, ch *clerksync.Change) {
-	if ch.UserID != "" {
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Webhook received: "+ch.EventType+" for user: "+ch.UserID,
-			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType), slog.String(attrUserID, ch.UserID))
-	} else {
+	switch {
+	case ch.Kind == clerksync.KindUser && ch.ID != "":
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Webhook received: "+ch.EventType+" for user: "+ch.ID,
+			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType), slog.String(attrUserID, ch.ID))
+	case ch.Kind.Valid() && ch.ID != "":
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Webhook received: "+ch.EventType+" for "+ch.Kind.String()+": "+ch.ID,
+			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType),
+			slog.String(attrKind, ch.Kind.String()), slog.String(attrObjectID, ch.ID))
+	default:
 		typ := ch.EventType
 		if typ == "" {
 			typ = "(no type)"
@@ -121,32 +127,48 @@ func (s *Server) logReceived(ctx context.Context, ch *clerksync.Change) {
 		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Webhook received: "+typ,
 			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType))
 	}
-	if ch.Op == clerksync.OpUpsertUser {
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Syncing profile for "+ch.UserID+" ("+ch.Profile.Name()+")",
-			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
+	if ch.Op != clerksync.OpUpsert {
+		return
 	}
+	if p := ch.Profile(); p != nil {
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Syncing profile for "+ch.ID+" ("+p.Name()+")",
+			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.ID))
+		return
+	}
+	s.Logger.LogAttrs(ctx, slog.LevelInfo, "Syncing "+ch.Kind.String()+" "+ch.ID,
+		slog.String(attrSvixID, ch.EventID), slog.String(attrKind, ch.Kind.String()), slog.String(attrObjectID, ch.ID))
 }
 
 // answer writes 200 with the event's outcome and logs what happened.
 func (s *Server) answer(ctx context.Context, w http.ResponseWriter, start time.Time, ch *clerksync.Change, res clerksync.Result) {
 	l := s.Logger
+	what := ch.Kind.String() + " " + ch.ID // "organization org_123"
+	if ch.Kind == clerksync.KindUser {
+		what = "user " + ch.ID
+	}
+	ids := []slog.Attr{slog.String(attrSvixID, ch.EventID), slog.String(attrKind, ch.Kind.String()), slog.String(attrObjectID, ch.ID)}
+	if ch.Kind == clerksync.KindUser {
+		ids = []slog.Attr{slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.ID)}
+	}
 	switch res.Outcome {
 	case clerksync.OutcomeApplied:
-		switch res.Action {
-		case clerksync.ActionDeleted:
-			l.LogAttrs(ctx, slog.LevelInfo, "Deleted profile for user "+ch.UserID,
-				slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
+		switch {
+		case res.Action == clerksync.ActionDeleted && ch.Kind == clerksync.KindUser:
+			l.LogAttrs(ctx, slog.LevelInfo, "Deleted profile for user "+ch.ID, ids...)
+		case res.Action == clerksync.ActionDeleted:
+			l.LogAttrs(ctx, slog.LevelInfo, "Deleted "+what, ids...)
+		case ch.Kind == clerksync.KindUser:
+			l.LogAttrs(ctx, slog.LevelInfo, "Successfully synced profile for user "+ch.ID,
+				append(ids, slog.String(attrAction, res.Action.String()), slog.Duration(attrDuration, time.Since(start)))...)
 		default:
-			l.LogAttrs(ctx, slog.LevelInfo, "Successfully synced profile for user "+ch.UserID,
-				slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID),
-				slog.String(attrAction, res.Action.String()), slog.Duration(attrDuration, time.Since(start)))
+			l.LogAttrs(ctx, slog.LevelInfo, "Successfully synced "+what,
+				append(ids, slog.String(attrAction, res.Action.String()), slog.Duration(attrDuration, time.Since(start)))...)
 		}
 	case clerksync.OutcomeStale:
-		l.LogAttrs(ctx, slog.LevelInfo, "Skipped stale event for user "+ch.UserID+": a newer version or a deletion is already stored",
-			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
+		l.LogAttrs(ctx, slog.LevelInfo, "Skipped stale event for "+what+": "+res.Reason.Explain(),
+			append(ids, slog.String(attrReason, res.Reason.String()))...)
 	case clerksync.OutcomeDuplicate:
-		l.LogAttrs(ctx, slog.LevelInfo, "Duplicate delivery "+ch.EventID+": already processed",
-			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
+		l.LogAttrs(ctx, slog.LevelInfo, "Duplicate delivery "+ch.EventID+": already processed", ids...)
 	case clerksync.OutcomeIgnored:
 		l.LogAttrs(ctx, slog.LevelInfo, "Ignored event type "+ch.EventType,
 			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType))
@@ -165,12 +187,17 @@ func (s *Server) answer(ctx context.Context, w http.ResponseWriter, start time.T
 	b = append(b, res.Outcome.String()...)
 	b = append(b, `","action":"`...)
 	b = append(b, res.Action.String()...)
+	if res.Reason != clerksync.ReasonNone {
+		b = append(b, `","reason":"`...)
+		b = append(b, res.Reason.String()...)
+	}
 	b = append(b, "\"}\n"...)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }
+
 
 // failed answers a delivery whose change could not be committed. Every such answer is
 // a 5xx so that Svix retries it later.

@@ -408,14 +408,7 @@ func (r *replayer) report(ctx context.Context, e *clerksync.Event, ch *clerksync
 		did = "applied (" + res.Action.String() + ")"
 	case clerksync.OutcomeStale:
 		r.stale++
-		did = "stale: a newer version of the user is stored"
-		deleted, err := r.store.Deleted(ctx, ch.UserID)
-		if err != nil {
-			return "", fmt.Errorf("read tombstone of %s: %w", ch.UserID, err)
-		}
-		if deleted {
-			did = "stale: the user was deleted"
-		}
+		did = "stale: " + res.Reason.Explain()
 	case clerksync.OutcomeIgnored:
 		r.ignored++
 		did = "ignored: clerksync does not sync " + orDash(ch.EventType) + " events"

@@ -565,7 +565,7 @@ func TestEvents_Prune(t *testing.T) {
 	if l.profile(t, adaID) == nil {
 		t.Fatal("pruning deleted a profile")
 	}
-	if deleted, err := l.store.Deleted(context.Background(), bobID); err != nil || !deleted {
+	if deleted, err := l.store.Deleted(context.Background(), clerksync.UserKey(bobID)); err != nil || !deleted {
 		t.Fatalf("Deleted(bob) = %v, %v after pruning; want the tombstone kept", deleted, err)
 	}
 

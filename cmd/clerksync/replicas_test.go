@@ -410,7 +410,7 @@ func TestReplicas_ConvergeOnPostgres(t *testing.T) {
 	got := mustOpenPG(t, schema)
 	ignoreSync := cmpopts.IgnoreFields(clerksync.Profile{}, "SyncedAt")
 	for userID, first := range want {
-		deleted, err := got.Deleted(ctx, userID)
+		deleted, err := got.Deleted(ctx, clerksync.UserKey(userID))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/storetest"
 )
@@ -67,7 +68,7 @@ func TestSyncCommand(t *testing.T) {
 		t.Fatalf("sync of a deleted user:\n%s", out)
 	}
 	db := openDB(t, dbPath)
-	if deleted, err := db.Deleted(context.Background(), u.ID); err != nil || !deleted {
+	if deleted, err := db.Deleted(context.Background(), clerksync.UserKey(u.ID)); err != nil || !deleted {
 		t.Fatalf("Deleted = %v, %v; want a tombstone", deleted, err)
 	}
 	if out := sync(u.ID); !strings.Contains(out, "it was deleted before") {
