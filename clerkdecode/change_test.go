@@ -26,6 +26,10 @@ func TestChangeFromEvent(t *testing.T) {
 		eventType string
 		eventTime int64
 		userID    string
+		// kind and id are the object the change is about, when it is not a user (or a
+		// user whose profile is not compared).
+		kind clerksync.Kind
+		id   string
 		// errPart is part of Change.Error for dead letters.
 		errPart string
 		// profile is the expected profile without KeepPrivateMetadata.
@@ -67,15 +71,18 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "ClerkOrganizationCreated", file: "clerk/organization.created.json",
-			op: clerksync.OpIgnore, eventType: "organization.created", eventTime: 1716883300000,
+			op: clerksync.OpUpsert, eventType: "organization.created", eventTime: 1716883300000,
+			kind: clerksync.KindOrganization, id: "org_2g7npMRHTdYxcWl2ke7JkJnd5Ka",
 		},
 		{
 			name: "ClerkOrganizationDeleted", file: "clerk/organization.deleted.json",
-			op: clerksync.OpIgnore, eventType: "organization.deleted", eventTime: 1716884000000,
+			op: clerksync.OpDelete, eventType: "organization.deleted", eventTime: 1716884000000,
+			kind: clerksync.KindOrganization, id: "org_2g7npMRHTdYxcWl2ke7JkJnd5Ka",
 		},
 		{
 			name: "ClerkOrganizationMembershipCreated", file: "clerk/organizationMembership.created.json",
-			op: clerksync.OpIgnore, eventType: "organizationMembership.created", eventTime: 1716883310000,
+			op: clerksync.OpUpsert, eventType: "organizationMembership.created", eventTime: 1716883310000,
+			kind: clerksync.KindMembership, id: "orgmem_2g7nqRZt6ouqJt0bWFm7Ytr3YpE", userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "ClerkSessionCreated", file: "clerk/session.created.json",
@@ -119,28 +126,28 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "SpecSessionCreated", file: "openapi/session.created.json",
-			op: clerksync.OpIgnore, eventType: "session.created", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.created", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionPending", file: "openapi/session.pending.json",
-			op: clerksync.OpIgnore, eventType: "session.pending", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.pending", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionEnded", file: "openapi/session.ended.json",
-			op: clerksync.OpIgnore, eventType: "session.ended", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.ended", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionRemoved", file: "openapi/session.removed.json",
-			op: clerksync.OpIgnore, eventType: "session.removed", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.removed", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionRevoked", file: "openapi/session.revoked.json",
-			op: clerksync.OpIgnore, eventType: "session.revoked", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.revoked", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecEmailCreated", file: "openapi/email.created.json",
@@ -385,8 +392,11 @@ func TestChangeFromEvent(t *testing.T) {
 
 				checkBody(t, c, orig, keep)
 
+				if tt.kind != 0 && (c.Kind != tt.kind || c.ID != tt.id) {
+					t.Errorf("object = %v %q, want %v %q", c.Kind, c.ID, tt.kind, tt.id)
+				}
 				if tt.profile == nil {
-					if c.Profile() != nil {
+					if c.Profile() != nil && tt.kind != clerksync.KindUser {
 						t.Fatalf("Profile = %+v, want nil", c.Profile())
 					}
 					return

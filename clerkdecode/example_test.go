@@ -15,7 +15,7 @@ func ExampleChangeFromEvent() {
 	fmt.Println(string(c.Profile().Raw))
 	fmt.Println(string(c.Profile().PublicMetadata))
 	// Output:
-	// upsert_user user_123 1716883500000 Test User
+	// upsert user_123 1716883500000 Test User
 	// {"object":"user","id":"user_123","first_name":"Test","last_name":"User","updated_at":1716883500000}
 	// {}
 }

@@ -33,9 +33,9 @@ const (
 const (
 	attrUserID   = "user_id"
 	attrObjectID = "object_id"
-	attrRun    = "run_id"
-	attrKind   = "kind"
-	attrError  = "error"
+	attrRun      = "run_id"
+	attrKind     = "kind"
+	attrError    = "error"
 )
 
 // ErrPruneRefused is the cause of the error Backfill returns when a prune would

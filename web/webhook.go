@@ -198,7 +198,6 @@ func (s *Server) answer(ctx context.Context, w http.ResponseWriter, start time.T
 	_, _ = w.Write(b)
 }
 
-
 // failed answers a delivery whose change could not be committed. Every such answer is
 // a 5xx so that Svix retries it later.
 func (s *Server) failed(w http.ResponseWriter, start time.Time, ch *clerksync.Change, err error) {
