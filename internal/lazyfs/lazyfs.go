@@ -22,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -73,7 +74,14 @@ func Mount(mountpoint, backing string) (*FS, error) {
 	data := &fs.LoopbackRoot{Path: backing, Dev: st.Dev}
 	root := &node{LoopbackNode: &fs.LoopbackNode{RootData: data}, fs: lfs}
 	data.RootNode = root
+	// The kernel asks again for every lookup and stat rather than cache answers for a
+	// second: a file's length is the FS's to say (it includes unsynced writes), and a
+	// test should see each of its answers.
+	var never time.Duration
 	server, err := fs.Mount(mountpoint, root, &fs.Options{
+		EntryTimeout:    &never,
+		AttrTimeout:     &never,
+		NegativeTimeout: &never,
 		MountOptions: fuse.MountOptions{
 			FsName: backing,
 			Name:   "lazyfs",
@@ -178,6 +186,17 @@ func (lfs *FS) file(path string) (*lazyFile, error) {
 	lfs.files[id] = lf
 	lfs.all = append(lfs.all, lf)
 	return lf, nil
+}
+
+// known returns the lazyFile of the backing file at path if it has one, else nil.
+func (lfs *FS) known(path string) *lazyFile {
+	id, ok := idOf(path)
+	if !ok {
+		return nil
+	}
+	lfs.filesMu.Lock()
+	defer lfs.filesMu.Unlock()
+	return lfs.files[id]
 }
 
 // idOf returns the id of the backing file at path, or false when there is none.

@@ -84,6 +84,9 @@ func TestCut_LosesUnsyncedWritesKeepsSyncedOnes(t *testing.T) {
 	if got := readFile(t, d.path("unsynced")); string(got) != "lost at the cut" {
 		t.Fatalf("before the cut, unsynced reads %q", got)
 	}
+	if st, err := os.Stat(d.path("unsynced")); err != nil || st.Size() != int64(len("lost at the cut")) {
+		t.Fatalf("before the cut, stat of unsynced: %v (%v), want its unsynced length", st, err)
+	}
 	if got, err := os.ReadFile(filepath.Join(d.backing, "unsynced")); err != nil || len(got) != 0 {
 		t.Fatalf("the backing file holds %q (%v) before any fsync, want nothing", got, err)
 	}

@@ -25,6 +25,7 @@ type node struct {
 
 var (
 	_ fs.NodeWrapChilder = (*node)(nil)
+	_ fs.NodeLookuper    = (*node)(nil)
 	_ fs.NodeOpener      = (*node)(nil)
 	_ fs.NodeCreater     = (*node)(nil)
 	_ fs.NodeTmpfiler    = (*node)(nil)
@@ -61,6 +62,19 @@ func (n *node) lazy() (*lazyFile, syscall.Errno) {
 	}
 	n.lf.Store(lf)
 	return lf, 0
+}
+
+// Lookup finds a name in the backing directory and reports the file's unsynced
+// length: the kernel takes a file's size from the lookup too.
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ch, errno := n.LoopbackNode.Lookup(ctx, name, out)
+	if errno != 0 || out.Attr.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return ch, errno
+	}
+	if lf := n.fs.known(filepath.Join(n.backingPath(), name)); lf != nil {
+		out.Attr.Size = uint64(lf.Size())
+	}
+	return ch, 0
 }
 
 // Open opens a file; O_TRUNC truncates the file's data, not the backing file.
