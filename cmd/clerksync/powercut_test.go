@@ -235,10 +235,10 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 	for round := 1; round <= cuts+1; round++ {
 		if round <= cuts {
 			target := nAcked.Load() + rng.Int64N(step)
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(60 * time.Second)
 			for nAcked.Load() < target {
 				if time.Now().After(deadline) {
-					t.Fatalf("round %d: %d deliveries acknowledged in 20 s, waiting for %d\n%s", round, nAcked.Load(), target, serverLog())
+					t.Fatalf("round %d: %d deliveries acknowledged in 60 s, waiting for %d\n%s", round, nAcked.Load(), target, serverLog())
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -246,8 +246,8 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 		} else {
 			select {
 			case <-sent:
-			case <-time.After(30 * time.Second):
-				t.Fatalf("the history was not acknowledged within 30 s (%d of %d)\n%s", nAcked.Load(), len(events), serverLog())
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the history was not acknowledged within 60 s (%d of %d)\n%s", nAcked.Load(), len(events), serverLog())
 			}
 		}
 		power.Add(1)
