@@ -11,7 +11,13 @@
 // the file system loses data, never names. File locks are left to the kernel, which
 // serves POSIX advisory locks between the processes of this machine.
 //
+// Hard links, symbolic links, device nodes and O_TMPFILE are not supported.
+//
 // Mounting needs /dev/fuse and either root (the mount system call) or fusermount3.
+// The process that mounts must not map a file of the mount into memory (SQLite maps
+// its -shm file): a page fault then waits for the FUSE server, which runs in the same
+// process and may be waiting for the faulting goroutine to stop for the garbage
+// collector. Run SQLite on the mount in another process, or read the backing files.
 package lazyfs
 
 import (
@@ -176,7 +182,7 @@ func (lfs *FS) file(path string) (*lazyFile, error) {
 	}
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || (fileID{uint64(st.Dev), st.Ino}) != id {
 		f.Close()
-		return nil, syscall.EAGAIN // replaced meanwhile
+		return nil, syscall.ESTALE // replaced meanwhile
 	}
 	lf, err := openLazyFile(f)
 	if err != nil {
