@@ -7,6 +7,7 @@ LDFLAGS       := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 TOOLS         := $(CURDIR)/.tools
 FUZZTIME      ?= 30s
+FUZZTIME_CI   ?= 5s
 
 .DEFAULT_GOAL := help
 
@@ -38,9 +39,18 @@ test-pg: ## Run the PostgreSQL store tests only, failing if PostgreSQL is unreac
 	CLERKSYNC_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 ./postgres/... ./migrations/...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the signature header parser and the payload decoder (FUZZTIME each, default 30s).
-	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./svixsig
-	$(GO) test -run='^$$' -fuzz='^FuzzChangeFromEvent$$' -fuzztime=$(FUZZTIME) ./clerkdecode
+fuzz: ## Run every fuzz target of every package, from its seed corpus on (FUZZTIME each, default 30s).
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		targets=$$($(GO) test -list '^Fuzz' $$dir); \
+		for target in $$(echo "$$targets" | grep '^Fuzz'); do \
+			echo "== $$target in $$dir for $(FUZZTIME)"; \
+			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$dir; \
+		done; \
+	done
+
+.PHONY: fuzz-ci
+fuzz-ci: ## Run every fuzz target briefly (FUZZTIME_CI each, default 5s), as CI does.
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)
 
 .PHONY: vet
 vet: ## Run go vet.
