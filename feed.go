@@ -282,3 +282,54 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// MarshalJSON encodes the entry as the changes feed hands it to applications, in a
+// forwarded delivery and in GET /api/changes:
+// {"id","seq","type","object_id","source","occurred_at","data","previous"}, with
+// occurred_at in milliseconds and previous null for a creation.
+func (e FeedEntry) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 160+len(e.Data)+len(e.Previous))
+	b = append(b, `{"id":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, `,"type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"object_id":`...)
+	b = appendString(b, e.ObjectID)
+	b = append(b, `,"source":`...)
+	b = appendString(b, string(e.Source))
+	b = append(b, `,"occurred_at":`...)
+	b = strconv.AppendInt(b, e.OccurredAt, 10)
+	b = append(b, `,"data":`...)
+	b = appendValue(b, e.Data)
+	b = append(b, `,"previous":`...)
+	b = appendValue(b, e.Previous)
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON decodes an entry encoded by MarshalJSON, as an application receives it.
+func (e *FeedEntry) UnmarshalJSON(b []byte) error {
+	var v struct {
+		ID         string          `json:"id"`
+		Seq        int64           `json:"seq"`
+		Type       string          `json:"type"`
+		ObjectID   string          `json:"object_id"`
+		Source     Source          `json:"source"`
+		OccurredAt int64           `json:"occurred_at"`
+		Data       json.RawMessage `json:"data"`
+		Previous   json.RawMessage `json:"previous"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = FeedEntry{ID: v.ID, Seq: v.Seq, Type: v.Type, ObjectID: v.ObjectID, Source: v.Source,
+		OccurredAt: v.OccurredAt, Data: v.Data, Previous: v.Previous}
+	if string(e.Previous) == "null" {
+		e.Previous = nil
+	}
+	if i := len(e.Type) - len("."+e.Action().String()); i > 0 {
+		e.Kind, _ = ParseKind(e.Type[:i])
+	}
+	return nil
+}

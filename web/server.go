@@ -68,6 +68,9 @@ type Server struct {
 	// Profile configures the profile page, its API and the drop-in sync script; when
 	// nil (or its Sessions is nil) those routes answer "not configured".
 	Profile *ProfileConfig
+	// Changes configures GET /api/changes; when nil (or without a token) the route
+	// answers "not configured".
+	Changes *ChangesConfig
 }
 
 // Handler returns the server's routes.
@@ -91,6 +94,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
 	newProfileHandler(s, s.Profile).routes(mux)
+	mux.HandleFunc("GET /api/changes", s.handleChanges)
 	return mux
 }
 
