@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/clerksync/clerksync"
@@ -56,6 +57,16 @@ type Server struct {
 	KeepEventBodies bool
 	// MaxBodyBytes caps a webhook body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
+	// MaxConcurrentBodies bounds the webhook bodies read at once, so that clients
+	// holding bodies open cannot take the memory of the process: a delivery that finds
+	// none free within BodyWait is answered 503 with Retry-After.
+	// DefaultMaxConcurrentBodies(MaxBodyBytes) when 0.
+	MaxConcurrentBodies int
+	// BodyWait is how long a delivery waits for a body slot; DefaultBodyWait when 0.
+	BodyWait time.Duration
+	// BodyReadTimeout bounds the reading of one body, which is answered 408 when it
+	// is not in by then; DefaultBodyReadTimeout when 0.
+	BodyReadTimeout time.Duration
 	// Metrics, when set, is updated and served at /metrics.
 	Metrics *metrics.Metrics
 	// Logger receives one line per delivery; slog.Default() when nil.
@@ -66,6 +77,11 @@ type Server struct {
 	// Profile configures the profile page, its API and the drop-in sync script; when
 	// nil (or its Sessions is nil) those routes answer "not configured".
 	Profile *ProfileConfig
+
+	bodies               *bodyReader
+	tooLarge             string       // the 413 answer, naming the cap
+	badSignatures        atomic.Int64 // since the last warning about them
+	lastBadSignatureWarn atomic.Int64 // unix nanoseconds
 }
 
 // Handler returns the server's routes.
@@ -76,6 +92,17 @@ func (s *Server) Handler() http.Handler {
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if s.MaxConcurrentBodies <= 0 {
+		s.MaxConcurrentBodies = DefaultMaxConcurrentBodies(s.MaxBodyBytes)
+	}
+	if s.BodyWait <= 0 {
+		s.BodyWait = DefaultBodyWait
+	}
+	if s.BodyReadTimeout <= 0 {
+		s.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	s.bodies = newBodyReader(s.MaxBodyBytes, s.MaxConcurrentBodies, s.BodyWait, s.BodyReadTimeout)
+	s.tooLarge = "body over the " + sizeText(s.MaxBodyBytes) + " limit"
 	mux := http.NewServeMux()
 	webhook := s.handleWebhook
 	if s.Verifier == nil {
