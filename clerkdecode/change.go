@@ -17,7 +17,9 @@ import (
 // (and the private_metadata of a user embedded in data, as session events carry) unless
 // opt.KeepPrivateMetadata. When there is nothing to cut, Body is body itself; the
 // profile's Raw and metadata are sub-slices of Body. body must not be modified
-// afterwards. A body that is not valid JSON is kept unchanged in its dead letter.
+// afterwards. A body that is not valid JSON is kept unchanged in its dead letter when
+// private metadata is kept; otherwise it is repaired, blanked or dropped, as the
+// dead letter's Error says (see unwalkable).
 func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 	c := clerksync.Change{Source: clerksync.SourceWebhook, EventID: svixID, Body: body}
 	keep := opt.KeepPrivateMetadata
@@ -65,12 +67,16 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 }
 
 // deadLetter returns c as a dead letter for err, with the user id and the private
-// metadata cut when the body is valid JSON with a data object.
+// metadata cut when the body is valid JSON with a data object (see unwalkable for a
+// body that is not).
 func deadLetter(c clerksync.Change, e envelope, opt Options, err error) clerksync.Change {
 	c.Op = clerksync.OpDeadLetter
 	c.Error = err.Error()
 	c.Profile = nil
 	c.UserID = ""
+	if !e.walked {
+		c, e = unwalkable(c, opt)
+	}
 	if !e.walked || !e.hasData {
 		return c
 	}

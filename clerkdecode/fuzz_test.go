@@ -22,6 +22,8 @@ func FuzzChangeFromEvent(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"user.updated","data":{"id":"u","updated_at":1,"private_metadata":1,"private_metadata":2}}`), false)
 	f.Add([]byte(`{"data":{"id":"u","updated_at":1,"private_metadata":{}},"type":"user.created"}`), true)
+	f.Add([]byte("{\"type\":\"user.updated\",\"data\":{\"id\":\"u\",\"first_name\":\"\xff\",\"private_metadata\":{\"a\":1},\"updated_at\":1}}"), false)
+	f.Add([]byte(`{"type":"user.updated","data":{"id":"u","private_metadata":{"a":1},"updated_at":1}} trailing`), false)
 	f.Fuzz(func(t *testing.T, body []byte, keep bool) {
 		orig := bytes.Clone(body)
 		c := clerkdecode.ChangeFromEvent("msg_1", body, clerkdecode.Options{KeepPrivateMetadata: keep})
@@ -39,9 +41,13 @@ func FuzzChangeFromEvent(f *testing.F) {
 			if c.Profile != nil {
 				t.Fatal("dead letter with a Profile")
 			}
-			if !json.Valid(c.Body) && !bytes.Equal(c.Body, body) {
-				t.Fatal("invalid body not kept unchanged")
+			if keep {
+				if !json.Valid(c.Body) && !bytes.Equal(c.Body, body) {
+					t.Fatal("invalid body not kept unchanged although private metadata is kept")
+				}
+				return
 			}
+			checkDeadLetterBody(t, c.Body)
 			return
 		case clerksync.OpUpsertUser, clerksync.OpDeleteUser, clerksync.OpIgnore:
 		default:
@@ -101,6 +107,37 @@ func FuzzChangeFromEvent(f *testing.F) {
 			t.Fatalf("profile differs from encoding/json's (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// checkDeadLetterBody checks that the body a dead letter keeps, without the opt-in,
+// keeps no private metadata: valid JSON has none in data (or {} where a tolerant scan
+// blanked it); anything else has every private_metadata member's value blanked.
+func checkDeadLetterBody(t *testing.T, kept []byte) {
+	t.Helper()
+	if json.Valid(kept) && utf8.Valid(kept) {
+		var k struct{ Data map[string]json.RawMessage }
+		if json.Unmarshal(kept, &k) == nil {
+			if v, ok := k.Data["private_metadata"]; ok && string(v) != "{}" {
+				t.Fatalf("dead letter keeps data.private_metadata: %s", kept)
+			}
+		}
+		return
+	}
+	for rest := kept; ; {
+		i := bytes.Index(rest, []byte("private_metadata"))
+		if i < 0 {
+			return
+		}
+		rest = rest[i+len("private_metadata"):]
+		after := bytes.TrimLeft(rest, " \t\r\n")
+		if !bytes.HasPrefix(after, []byte{'"'}) {
+			t.Fatalf("invalid dead letter body names private_metadata other than as a blanked member: %q", kept)
+		}
+		after = bytes.TrimLeft(after[1:], " \t\r\n")
+		if !bytes.HasPrefix(after, []byte{':'}) || !bytes.HasPrefix(bytes.TrimLeft(after[1:], " \t\r\n"), []byte("{}")) {
+			t.Fatalf("invalid dead letter body keeps a private_metadata value: %q", kept)
+		}
+	}
 }
 
 // FuzzCutKey checks that CutKey accepts only valid JSON objects, keeps them valid and
