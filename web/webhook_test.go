@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/engine"
 	"github.com/clerksync/clerksync/metrics"
@@ -30,17 +32,45 @@ type webhookEnv struct {
 	Handler http.Handler
 	Metrics *metrics.Metrics
 	Logs    *logBuffer
+	Store   clerksync.Store
 	key     []byte
 }
 
-// MustRunWebhookServer starts a server configured by adjust and stops it when the test
-// ends.
+// Deliver signs body as delivery id and posts it; it returns the status and the
+// answer's outcome.
+func (e *webhookEnv) Deliver(tb testing.TB, id string, body []byte) (int, string) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.URL+"/api/webhooks/clerk", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svixsig.SetHeaders(req.Header, e.key, id, time.Now(), body)
+	status, _, answer := send(tb, req)
+	var a struct{ Outcome string }
+	_ = json.Unmarshal([]byte(answer), &a)
+	return status, a.Outcome
+}
+
+// MustRunWebhookServer starts a server on SQLite configured by adjust and stops it
+// when the test ends.
 func MustRunWebhookServer(tb testing.TB, adjust func(*web.Server)) *webhookEnv {
 	tb.Helper()
 	store, err := sqlite.Open(filepath.Join(tb.TempDir(), "clerksync.db"))
 	if err != nil {
 		tb.Fatalf("open sqlite: %v", err)
 	}
+	tb.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			tb.Errorf("close store: %v", err)
+		}
+	})
+	return MustRunWebhookServerOn(tb, store, adjust)
+}
+
+// MustRunWebhookServerOn starts a server on store configured by adjust and stops it
+// (not the store) when the test ends.
+func MustRunWebhookServerOn(tb testing.TB, store clerksync.Store, adjust func(*web.Server)) *webhookEnv {
+	tb.Helper()
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	eng := engine.New(store, engine.Config{Logger: logger})
@@ -60,15 +90,12 @@ func MustRunWebhookServer(tb testing.TB, adjust func(*web.Server)) *webhookEnv {
 		if err := eng.Close(); err != nil {
 			tb.Errorf("close engine: %v", err)
 		}
-		if err := store.Close(); err != nil {
-			tb.Errorf("close store: %v", err)
-		}
 	})
 	key, err := svixsig.DecodeSecret(webhookSecret)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &webhookEnv{URL: ts.URL, Handler: h, Metrics: m, Logs: logs, key: key}
+	return &webhookEnv{URL: ts.URL, Handler: h, Metrics: m, Logs: logs, Store: store, key: key}
 }
 
 // Signed returns a signed user.created delivery of a new user.
