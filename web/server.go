@@ -128,8 +128,9 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz answers 200 only when the database answers a ping, so that a load
-// balancer stops sending deliveries to a replica that would answer 503 anyway.
+// handleReadyz answers 200 only when the database can take writes (see storeReady),
+// so that a load balancer stops sending deliveries to a replica that would answer 503
+// anyway.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if s.Ready != nil && !s.Ready() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
@@ -137,7 +138,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
+	if err := s.storeReady(ctx); err != nil {
 		s.Logger.Warn("readiness check failed", attrError, err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 		return
