@@ -2,6 +2,6 @@
 
 package sqlite
 
-// freeBytes reports that the free space is not known outside Linux: readiness then
+// diskSpace reports that the free space is not known outside Linux: readiness then
 // rests on the write lock alone.
-func freeBytes(string) (uint64, bool) { return 0, false }
+func diskSpace(string) (free, size uint64, ok bool) { return 0, 0, false }

@@ -13,8 +13,23 @@ import (
 // minFreeBytes is the free space below which the store is not ready: a batch appends
 // pages to the WAL and a checkpoint copies them into the database file, and a disk
 // that fills up in the middle of either fails deliveries with 503 until it has room.
-// A variable so that a test can raise it.
-var minFreeBytes uint64 = 16 << 20
+// On a file system smaller than ten times as much, a tenth of its size is the bound
+// instead.
+const minFreeBytes = 4 << 20
+
+// spaceOf reads the free space and size of a directory's file system; a test replaces
+// it to fill the disk.
+var spaceOf = diskSpace
+
+// lowOnSpace reports whether the file system of dir has too little room left, and how
+// much it has.
+func lowOnSpace(dir string) (free uint64, low bool) {
+	free, size, ok := spaceOf(dir)
+	if !ok {
+		return 0, false
+	}
+	return free, free < min(minFreeBytes, size/10)
+}
 
 // readyLockWait is how long the readiness probe waits for the write lock. The store's
 // own batches hold it for milliseconds; another process holding it longer (a command
@@ -30,11 +45,11 @@ func (s *Store) Ready(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}
-	if free, ok := freeBytes(filepath.Dir(s.path)); ok && free < minFreeBytes {
+	if free, low := lowOnSpace(filepath.Dir(s.path)); low {
 		return &clerksync.Error{
 			Code:    clerksync.EUNAVAILABLE,
 			Message: fmt.Sprintf("sqlite: %d KiB free on the file system of %s", free>>10, s.path),
-			Hint:    "free disk space: below 16 MiB a write may fail half-way",
+			Hint:    "free disk space: with so little room a write may fail half-way",
 		}
 	}
 	db, err := sql.Open("sqlite", fmt.Sprintf("%s?_pragma=busy_timeout(%d)", s.path, readyLockWait.Milliseconds()))

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,7 +10,7 @@ import (
 )
 
 // TestReady_DiskFull checks that the store is not ready when its file system has
-// less room than minFreeBytes (raised here past any disk's free space).
+// little room left: less than minFreeBytes, or than a tenth of a small file system.
 func TestReady_DiskFull(t *testing.T) {
 	s, err := Open(filepath.Join(t.TempDir(), "clerksync.db"))
 	if err != nil {
@@ -21,14 +20,24 @@ func TestReady_DiskFull(t *testing.T) {
 	if err := s.Ready(context.Background()); err != nil {
 		t.Fatalf("Ready = %v on a disk with room", err)
 	}
-	if _, ok := freeBytes(t.TempDir()); !ok {
-		t.Skip("free space is not known on this system")
-	}
-	old := minFreeBytes
-	minFreeBytes = math.MaxUint64
-	defer func() { minFreeBytes = old }()
-	err = s.Ready(context.Background())
-	if clerksync.ErrorCode(err) != clerksync.EUNAVAILABLE || !strings.Contains(err.Error(), "free on the file system") {
-		t.Fatalf("Ready = %v on a full disk, want unavailable for want of space", err)
+	defer func(old func(string) (uint64, uint64, bool)) { spaceOf = old }(spaceOf)
+	for _, tt := range []struct {
+		name       string
+		free, size uint64
+		ready      bool
+	}{
+		{"LargeDiskFull", 1 << 20, 100 << 30, false},
+		{"LargeDiskRoomy", 1 << 30, 100 << 30, true},
+		{"SmallDiskFull", 64 << 10, 8 << 20, false},
+		{"SmallDiskRoomy", 2 << 20, 8 << 20, true},
+	} {
+		spaceOf = func(string) (uint64, uint64, bool) { return tt.free, tt.size, true }
+		err := s.Ready(context.Background())
+		switch {
+		case tt.ready && err != nil:
+			t.Errorf("%s: Ready = %v, want ready", tt.name, err)
+		case !tt.ready && (clerksync.ErrorCode(err) != clerksync.EUNAVAILABLE || !strings.Contains(err.Error(), "free on the file system")):
+			t.Errorf("%s: Ready = %v, want unavailable for want of space", tt.name, err)
+		}
 	}
 }
