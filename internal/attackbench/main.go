@@ -16,29 +16,21 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/clerksync/clerksync/clerkfake"
-	"github.com/clerksync/clerksync/svixsig"
+	"github.com/clerksync/clerksync/internal/serveproc"
 )
-
-// secret signs the one authentic delivery sent after each attack.
-const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // Targets of the attack, in MiB of resident memory.
 const (
@@ -94,10 +86,9 @@ func run(o options) error {
 	defer os.RemoveAll(dir)
 	bin := o.bin
 	if bin == "" {
-		bin = filepath.Join(dir, "clerksync")
 		fmt.Println("building clerksync …")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/clerksync").CombinedOutput(); err != nil {
-			return fmt.Errorf("build clerksync: %w\n%s", err, out)
+		if bin, err = serveproc.Build(dir); err != nil {
+			return err
 		}
 	}
 	fmt.Printf("attack: %d connections, each %d of %d body bytes sent and the last held for %s; memory watched for %s after\n\n",
@@ -170,49 +161,28 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // measure starts a server, runs one attack against it and stops it.
 func measure(o options, a attack, bin, db string) (result, error) {
-	port, err := freePort()
+	p, err := serveproc.Start(bin, map[string]string{"DATABASE_URL": "sqlite:" + db, "LOG_LEVEL": "warn"}, strings.Fields(o.args)...)
 	if err != nil {
 		return result{}, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, append([]string{"serve"}, strings.Fields(o.args)...)...)
-	cmd.Env = append(os.Environ(), "CLERK_WEBHOOK_SECRET="+secret, "DATABASE_URL=sqlite:"+db, "PORT="+addr, "LOG_LEVEL=warn")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		return result{}, fmt.Errorf("start clerksync: %w", err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
-	base := "http://" + addr
-	if err := waitReady(base, 30*time.Second); err != nil {
-		return result{}, fmt.Errorf("%w\n%s", err, logs.String())
-	}
-	pid := cmd.Process.Pid
+	defer p.Stop()
 	var r result
-	r.before = status(pid, "VmRSS")
+	r.before = p.Memory("VmRSS")
 
-	peak := newSampler(pid)
-	r.accepted, r.sent, r.answers = hold(addr, o, a)
+	peak := newSampler(p)
+	r.accepted, r.sent, r.answers = hold(p.Addr, o, a)
 	r.peak = peak.stop()
-	r.hwm = status(pid, "VmHWM")
+	r.hwm = p.Memory("VmHWM")
 	for i := 0; i < int(o.settle/time.Second); i++ {
 		time.Sleep(time.Second)
-		r.after = append(r.after, status(pid, "VmRSS"))
+		r.after = append(r.after, p.Memory("VmRSS"))
 	}
-	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
-		return r, fmt.Errorf("clerksync exited during the attack\n%s", logs.String())
+	if !p.Running() {
+		return r, fmt.Errorf("clerksync exited during the attack\n%s", p.Logs())
 	}
-	r.healthy = signedDelivery(base)
+	now := time.Now()
+	code, answer := p.Deliver("msg_after_attack", serveproc.UserEvent("user.created", "user_2attackAAAAAAAAAAAAAAAAAAAA", now))
+	r.healthy = fmt.Sprintf("%d %s", code, answer)
 	return r, nil
 }
 
@@ -302,42 +272,20 @@ func hold(addr string, o options, a attack) (int, time.Duration, map[string]int)
 	return opened, sent, answers
 }
 
-// signedDelivery sends one authentic user.created and says what it got.
-func signedDelivery(base string) string {
-	key, err := svixsig.DecodeSecret(secret)
-	if err != nil {
-		return err.Error()
-	}
-	now := time.Now()
-	body := clerkfake.WebhookEvent(clerkfake.EventUserCreated, clerkfake.NewUser(clerkfake.UserParams{ID: "user_2attackAAAAAAAAAAAAAAAAAAAA", UpdatedAt: now}), now)
-	req, err := http.NewRequest(http.MethodPost, base+"/api/webhooks/clerk", bytes.NewReader(body))
-	if err != nil {
-		return err.Error()
-	}
-	svixsig.SetHeaders(req.Header, key, "msg_after_attack", now, body)
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		return "failed: " + err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.Status + " " + strings.TrimSpace(string(b))
-}
-
 // sampler polls a process's resident memory and keeps the largest value seen.
 type sampler struct {
 	done chan struct{}
 	max  chan int64
 }
 
-func newSampler(pid int) *sampler {
+func newSampler(p *serveproc.Proc) *sampler {
 	s := &sampler{done: make(chan struct{}), max: make(chan int64, 1)}
 	go func() {
 		var peak int64
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			peak = max(peak, status(pid, "VmRSS"))
+			peak = max(peak, p.Memory("VmRSS"))
 			select {
 			case <-s.done:
 				s.max <- peak
@@ -352,48 +300,4 @@ func newSampler(pid int) *sampler {
 func (s *sampler) stop() int64 {
 	close(s.done)
 	return <-s.max
-}
-
-// status returns a memory field of /proc/PID/status (VmRSS, VmHWM) in bytes, 0 when it
-// cannot be read.
-func status(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-func waitReady(base string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	for ctx.Err() == nil {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("clerksync at %s not ready after %s", base, limit)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
