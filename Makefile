@@ -73,3 +73,11 @@ clean: ## Remove build output.
 .PHONY: bench
 bench: ## Measure webhook throughput against a verify-only and a per-request receiver; writes BENCHMARKS.md.
 	$(GO) run ./bench
+
+.PHONY: hostile
+hostile: ## Attack a real serve too slowly for the tests (slowloris, floods, a full disk) and print what held.
+	$(GO) run ./internal/hostile
+
+.PHONY: bench-attack
+bench-attack: ## Measure serve's memory while 1,000 clients hold unsigned 1 MiB bodies open, and after.
+	$(GO) run ./internal/attackbench

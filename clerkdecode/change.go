@@ -26,7 +26,8 @@ import (
 // When there is nothing to cut, Body is body itself; the object's Raw and metadata are
 // sub-slices of Body (or of a copy, for the kinds decoded with encoding/json). body
 // must not be modified afterwards. A body that is not valid JSON is kept unchanged in
-// its dead letter.
+// its dead letter when private metadata is kept; otherwise it is repaired, blanked or
+// dropped, as the dead letter's Error says (see unwalkable).
 func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 	c := clerksync.Change{Source: clerksync.SourceWebhook, EventID: svixID, Body: body}
 	keep := opt.KeepPrivateMetadata
@@ -216,6 +217,9 @@ func deadLetter(c clerksync.Change, e envelope, opt Options, err error) clerksyn
 	c.Error = err.Error()
 	c.Object = nil
 	c.Kind, c.ID, c.UserID = 0, "", ""
+	if !e.walked {
+		c, e = unwalkable(c, opt)
+	}
 	if !e.walked || !e.hasData {
 		return c
 	}

@@ -350,4 +350,3 @@ func TestRedact(t *testing.T) {
 		t.Fatal("two endpoints that differ in their query share a lease")
 	}
 }
-

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -273,11 +274,24 @@ func refusedChange(err error) bool {
 // pages to the WAL.
 const filePageSize = 8192
 
-// initFile gives a new database file clerksync's page size and WAL mode. The page size
-// must be set before anything materialises the file's first page, which switching to
-// WAL does, so it cannot be one of the pool's connection settings (the driver applies
-// those in alphabetical order). On an existing file it changes nothing.
+// newFileMode is the mode of a new database file: it holds emails, phone numbers and
+// whole user objects, for the owner's eyes only. SQLite gives the -wal and -shm files
+// the mode of the database file.
+const newFileMode = 0o600
+
+// initFile creates the database file, readable by its owner only, when it does not
+// exist, and gives a new file clerksync's page size and WAL mode. The page size must be
+// set before anything materialises the file's first page, which switching to WAL does,
+// so it cannot be one of the pool's connection settings (the driver applies those in
+// alphabetical order). On an existing file it changes nothing, its mode included.
 func initFile(path, busy string) error {
+	// When the file cannot be created here (a missing directory, say), SQLite fails
+	// below with the error it would have failed with anyway.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, newFileMode); err == nil {
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
 	db, err := sql.Open("sqlite", path+"?"+busy)
 	if err != nil {
 		return err

@@ -61,6 +61,8 @@ type profileOptions struct {
 	noProfile   bool // Server.Profile nil
 	noSessions  bool // ProfileConfig.Sessions nil
 	noSyncer    bool // ProfileConfig.Syncer nil
+	noParties   bool // no authorized parties: this server's own origin only
+	publicURL   string
 	syncTimeout time.Duration
 }
 
@@ -88,7 +90,11 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 	if err != nil {
 		tb.Fatalf("issuer: %v", err)
 	}
-	verifier, err := session.NewVerifier(session.Config{PEMKey: issuer.PublicKeyPEM(), AuthorizedParties: []string{appOrigin}, Now: clock.Now})
+	parties := []string{appOrigin}
+	if opt.noParties {
+		parties = nil
+	}
+	verifier, err := session.NewVerifier(session.Config{PEMKey: issuer.PublicKeyPEM(), AuthorizedParties: parties, Now: clock.Now})
 	if err != nil {
 		tb.Fatalf("verifier: %v", err)
 	}
@@ -102,7 +108,8 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 		cfg := &web.ProfileConfig{
 			Sessions:          verifier,
 			Syncer:            &pull.Syncer{Client: client, Engine: eng, Store: store, Logger: logger},
-			AuthorizedParties: []string{appOrigin},
+			AuthorizedParties: parties,
+			PublicURL:         opt.publicURL,
 			SignInURL:         "https://accounts.example.com/sign-in",
 			SyncTimeout:       opt.syncTimeout,
 			Now:               clock.Now,

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/clerksync/clerksync/internal/dburl"
 )
 
 // DefaultDatabaseURL is where clerksync keeps its data when DATABASE_URL is not set:
@@ -37,42 +39,41 @@ func ParseDatabaseURL(s string) (DB, error) {
 			return DB{}, fmt.Errorf("DATABASE_URL is not a valid URL (check for unescaped characters in the password: %%-encode @ : / ?); %s", forms)
 		}
 		if u.Host == "" && u.Query().Get("host") == "" {
-			return DB{}, fmt.Errorf("DATABASE_URL %q has no host; %s", redactURL(u), forms)
+			return DB{}, fmt.Errorf("DATABASE_URL %q has no host; %s", dburl.Redact(s), forms)
 		}
 		return DB{Kind: "postgres", URL: s}, nil
 	case strings.HasPrefix(s, "sqlite:"), strings.HasPrefix(s, "file:"):
 		path := s[strings.IndexByte(s, ':')+1:]
 		path = strings.TrimPrefix(path, "//")
 		if i := strings.IndexByte(path, '?'); i >= 0 {
-			return DB{}, fmt.Errorf("DATABASE_URL %q has query parameters; clerksync sets the SQLite options itself (WAL, synchronous=FULL), give only the path; %s", s, forms)
+			return DB{}, fmt.Errorf("DATABASE_URL %q has query parameters; clerksync sets the SQLite options itself (WAL, synchronous=FULL), give only the path; %s", dburl.Redact(s), forms)
 		}
 		if path == "" {
-			return DB{}, fmt.Errorf("DATABASE_URL %q names no file; %s", s, forms)
+			return DB{}, fmt.Errorf("DATABASE_URL %q names no file; %s", dburl.Redact(s), forms)
 		}
 		if path == ":memory:" {
-			return DB{}, fmt.Errorf("DATABASE_URL %q: an in-memory database would lose every change on restart; give a file path; %s", s, forms)
+			return DB{}, fmt.Errorf("DATABASE_URL %q: an in-memory database would lose every change on restart; give a file path; %s", dburl.Redact(s), forms)
 		}
 		return DB{Kind: "sqlite", Path: path}, nil
 	}
 	scheme, _, found := strings.Cut(s, ":")
 	if !found {
-		return DB{}, fmt.Errorf("DATABASE_URL %q has no scheme; %s", s, forms)
+		hint := ""
+		if strings.Contains(s, "=") {
+			hint = " (a key=value connection string: give it as postgres://USER:PASSWORD@HOST:5432/DB)"
+		}
+		return DB{}, fmt.Errorf("DATABASE_URL %q has no scheme%s; %s", dburl.Redact(s), hint, forms)
 	}
 	return DB{}, fmt.Errorf("DATABASE_URL scheme %q is not supported; %s", scheme, forms)
 }
 
-// redactURL returns u as a string with its password hidden.
-func redactURL(u *url.URL) string { return u.Redacted() }
-
-// String returns the database for logs, with any password hidden.
+// String returns the database for logs, with any password hidden (in the user info
+// and in query parameters alike).
 func (d DB) String() string {
 	if d.Kind == "sqlite" {
 		return "sqlite:" + d.Path
 	}
-	if u, err := url.Parse(d.URL); err == nil {
-		return u.Redacted()
-	}
-	return "postgres"
+	return dburl.Redact(d.URL)
 }
 
 // commonFlags are the settings every command that touches the database shares.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/clerksync/clerksync/devemu"
+	"github.com/clerksync/clerksync/internal/dburl"
 	"github.com/clerksync/clerksync/session"
 	"github.com/clerksync/clerksync/web"
 )
@@ -185,7 +186,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 	logger.Warn("development mode: a built-in Clerk emulator with fake users; never expose this server", "url", c.url)
 	db := "a temporary SQLite file, removed at exit"
 	if c.databaseURL != "" {
-		db = c.databaseURL
+		db = dburl.Redact(c.databaseURL)
 	}
 	fmt.Fprintf(c.Stdout, `
   clerksync dev — development only: fake Clerk users, nothing leaves this machine

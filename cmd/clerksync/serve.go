@@ -29,6 +29,7 @@ type ServeCommand struct {
 	secrets         string
 	addr            string
 	maxBody         int64
+	bodies          bodyLimits
 	keepPrivate     bool
 	shutdownTimeout time.Duration
 	queueSize       int
@@ -67,6 +68,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		"Svix signing secret(s) of the Clerk webhook endpoint, whsec_…; several separated by space or comma during rotation (env CLERK_WEBHOOK_SECRET)")
 	fs.StringVar(&c.addr, "addr", addrFromEnv(c.Getenv), "address to listen on (env PORT)")
 	fs.Int64Var(&c.maxBody, "max-body-bytes", web.DefaultMaxBodyBytes, "largest webhook body accepted; larger ones get 413")
+	c.bodies.register(fs, c.Getenv)
 	fs.BoolVar(&c.keepPrivate, "keep-private-metadata", envBool(c.Getenv, "CLERKSYNC_KEEP_PRIVATE_METADATA"),
 		"store users' private_metadata too (off: it is cut from every stored payload) (env CLERKSYNC_KEEP_PRIVATE_METADATA=1)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight deliveries may take to finish on SIGTERM")
@@ -100,6 +102,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	}
 	if c.queueSize < 1 || c.maxBatch < 1 || c.writers < 0 {
 		return usagef("--queue-size and --max-batch must be at least 1, --writers at least 0")
+	}
+	if err := c.bodies.validate(); err != nil {
+		return err
 	}
 	if err := c.retention.validate(); err != nil {
 		return err
@@ -222,6 +227,7 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		Ready:           func() bool { return !c.closing.Load() },
 		Profile:         profile,
 	}
+	c.bodies.apply(srv)
 	ln, err := c.listen(ctx)
 	if err != nil {
 		c.engine.Close()

@@ -212,7 +212,7 @@ func (p *profileSettings) config(logger *slog.Logger, store clerksync.Store, eng
 		logger.Info("profile page: Sync User Data and sync on visit are off until CLERK_SECRET_KEY is set")
 	}
 	if len(cfg.AuthorizedParties) == 0 {
-		logger.Info("profile page: CLERK_AUTHORIZED_PARTIES is not set: only this server's own pages may call /api/profile/sync with cookies, and tokens' azp is not checked")
+		logger.Info("profile page: CLERK_AUTHORIZED_PARTIES is not set: only session tokens made for this server's own origin (or for none) are accepted, and only its own pages may call /api/profile/sync with cookies")
 	}
 	return cfg, nil
 }
