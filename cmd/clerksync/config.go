@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/internal/dburl"
 )
 
@@ -83,6 +84,7 @@ type commonFlags struct {
 	LogFormat   string
 	Schema      string
 	Supabase    bool
+	OnDelete    string
 }
 
 // register adds the common flags to fs with defaults from the environment.
@@ -93,6 +95,17 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
 	fs.StringVar(&c.Schema, "schema", envOr(getenv, "DATABASE_SCHEMA", "public"), "PostgreSQL schema for clerksync's tables (env DATABASE_SCHEMA)")
 	fs.BoolVar(&c.Supabase, "supabase", envBool(getenv, "SUPABASE"), "PostgreSQL: enable row level security on profiles so a signed-in user can read their own row (env SUPABASE=1)")
+	fs.StringVar(&c.OnDelete, "on-delete", envOr(getenv, "CLERKSYNC_ON_DELETE", string(clerksync.DeleteHard)),
+		"what a deletion does to a row: hard removes it; soft keeps it with deleted_at set and its personal columns cleared (env CLERKSYNC_ON_DELETE)")
+}
+
+// deletePolicy returns the --on-delete policy, or a usage error naming the choices.
+func (c *commonFlags) deletePolicy() (clerksync.DeletePolicy, error) {
+	switch p := clerksync.DeletePolicy(strings.ToLower(strings.TrimSpace(c.OnDelete))); p {
+	case clerksync.DeleteHard, clerksync.DeleteSoft:
+		return p, nil
+	}
+	return "", usagef("--on-delete %q (env CLERKSYNC_ON_DELETE): use hard (remove the row) or soft (keep it, with deleted_at set and personal columns cleared)", c.OnDelete)
 }
 
 // db parses the database URL.

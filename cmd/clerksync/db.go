@@ -23,15 +23,19 @@ func (c *commonFlags) openDB(ctx context.Context, logger *slog.Logger) (DB, cler
 
 // openStore opens (and migrates) the database d names.
 func openStore(ctx context.Context, d DB, c *commonFlags, logger *slog.Logger) (clerksync.Store, error) {
+	policy, err := c.deletePolicy()
+	if err != nil {
+		return nil, err
+	}
 	switch d.Kind {
 	case "sqlite":
-		s, err := sqlite.Open(d.Path, sqlite.WithLogger(logger))
+		s, err := sqlite.Open(d.Path, sqlite.WithLogger(logger), sqlite.WithDeletePolicy(policy))
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", d, err)
 		}
 		return s, nil
 	case "postgres":
-		opts := []postgres.Option{postgres.WithLogger(logger), postgres.WithSchema(c.Schema)}
+		opts := []postgres.Option{postgres.WithLogger(logger), postgres.WithSchema(c.Schema), postgres.WithDeletePolicy(policy)}
 		if c.Supabase {
 			opts = append(opts, postgres.WithRowLevelSecurity())
 		}

@@ -51,6 +51,7 @@ type ServeCommand struct {
 	pull      pullSettings    // polls and reconciles with the Clerk Backend API (serve_pull.go)
 	retention retention       // prunes the event log (serve_retention.go)
 	profile   profileSettings // the profile page and its API (serve_profile.go)
+	feed      feedSettings    // forwarding and reading the changes feed (serve_feed.go)
 }
 
 // ParseFlags reads the command's flags and environment and checks them.
@@ -60,6 +61,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	c.retention.register(fs, c.Getenv)
 	c.pull.register(fs, c.Getenv)
 	c.profile.register(fs, c.Getenv)
+	c.feed.register(fs, c.Getenv)
 	secretEnv := c.Getenv("CLERK_WEBHOOK_SECRET")
 	if strings.TrimSpace(secretEnv) == "" {
 		secretEnv = c.Getenv("CLERK_WEBHOOK_SIGNING_SECRET")
@@ -107,6 +109,9 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		return err
 	}
 	if err := c.retention.validate(); err != nil {
+		return err
+	}
+	if err := c.feed.validate(); err != nil {
 		return err
 	}
 	return c.profile.validate()
@@ -194,7 +199,10 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		QueueSize: c.queueSize,
 		Logger:    logger,
 		OnBatch:   m.ObserveBatch,
-		OnApplied: m.ObserveApplied,
+		OnApplied: func(changes []clerksync.Change, results []clerksync.Result) {
+			m.ObserveApplied(changes, results)
+			c.feed.committed()
+		},
 	})
 	m.GaugeFunc("clerksync_queue_depth", "Deliveries waiting for a database writer.", func() float64 { return float64(c.engine.QueueLen()) })
 	m.GaugeFunc("clerksync_sync_backlog", "Committed batches waiting to be made durable (SQLite).", func() float64 { return float64(c.engine.SyncBacklog()) })
@@ -226,6 +234,7 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		Logger:          logger,
 		Ready:           func() bool { return !c.closing.Load() },
 		Profile:         profile,
+		Changes:         c.feed.changesConfig(),
 	}
 	c.bodies.apply(srv)
 	ln, err := c.listen(ctx)
@@ -258,6 +267,10 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		}
 	}()
 	c.retention.start(ctx, store, c.now, logger)
+	if err := c.feed.start(ctx, store, m, c.now, logger); err != nil {
+		_ = c.Close()
+		return err
+	}
 	if err := c.pull.start(ctx, logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, clerkClient, c.now); err != nil {
 		_ = c.Close()
 		return err
@@ -291,6 +304,7 @@ func (c *ServeCommand) URL() string {
 func (c *ServeCommand) Close() error {
 	c.closing.Store(true)
 	c.retention.stop()
+	c.feed.stop()
 	c.pull.stop()
 	c.profile.stop()
 	var errs []error
