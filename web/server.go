@@ -63,6 +63,12 @@ type Server struct {
 	// Ready, when set, is consulted by /readyz besides the database ping (false while
 	// shutting down).
 	Ready func() bool
+	// LogNames names the user in the info line of a synced profile ("Syncing profile
+	// for user_123 (Ada Lovelace)"). Off, that line names the id alone, as every other
+	// line does: names are personal data that logs are often kept longer than.
+	LogNames bool
+	// Version is the running version, named by the service page at GET /.
+	Version string
 	// Profile configures the profile page, its API and the drop-in sync script; when
 	// nil (or its Sessions is nil) those routes answer "not configured".
 	Profile *ProfileConfig

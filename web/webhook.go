@@ -122,8 +122,13 @@ func (s *Server) logReceived(ctx context.Context, ch *clerksync.Change) {
 			slog.String(attrSvixID, ch.EventID), slog.String(attrEventType, ch.EventType))
 	}
 	if ch.Op == clerksync.OpUpsertUser {
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Syncing profile for "+ch.UserID+" ("+ch.Profile.Name()+")",
-			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
+		msg := "Syncing profile for " + ch.UserID
+		if s.LogNames {
+			if name := ch.Profile.Name(); name != "" {
+				msg += " (" + name + ")"
+			}
+		}
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, msg, slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.UserID))
 	}
 }
 
