@@ -62,6 +62,7 @@ type profileOptions struct {
 	noSessions  bool // ProfileConfig.Sessions nil
 	noSyncer    bool // ProfileConfig.Syncer nil
 	syncTimeout time.Duration
+	revoker     web.SessionRevoker // ProfileConfig.Revoker
 }
 
 // MustRunProfileServer starts the environment and stops it when the test ends.
@@ -105,6 +106,7 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 			AuthorizedParties: []string{appOrigin},
 			SignInURL:         "https://accounts.example.com/sign-in",
 			SyncTimeout:       opt.syncTimeout,
+			Revoker:           opt.revoker,
 			Now:               clock.Now,
 		}
 		if opt.noSessions {

@@ -89,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("/api/webhooks/clerk", webhook)
 	mux.HandleFunc("/api/clerk-webhook", webhook)
+	mux.HandleFunc("GET /{$}", s.handleIndex) // lists the routes: see routeList
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	if s.Metrics != nil {

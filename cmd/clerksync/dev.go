@@ -175,6 +175,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 	}
 	c.serve.listener = ln
 	c.serve.profile.dev = true
+	c.serve.profile.signOutURL = devemu.SignOutPath
 	c.serve.profile.wrap = c.emu.Wrap
 	if err := c.serve.Open(ctx); err != nil {
 		return err
