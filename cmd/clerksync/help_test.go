@@ -32,7 +32,7 @@ var commandLine = regexp.MustCompile(`^  ([a-z]+)  +\S`)
 
 // commandPaths lists every command the top-level usage names, and every subcommand of
 // events, so that a command added later is covered without changing this test.
-func commandPaths(t *testing.T) [][]string {
+func commandPaths(t testing.TB) [][]string {
 	t.Helper()
 	section := func(text, heading string) []string {
 		_, after, ok := strings.Cut(text, heading+"\n")
