@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -250,8 +251,10 @@ func exposedMetrics(tb testing.TB) (metricSet, *testServer) {
 
 	m := metrics.New()
 	answers := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var status int
-		fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/"), &status)
+		status, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		if err != nil {
+			status = http.StatusBadRequest
+		}
 		w.WriteHeader(status)
 	}))
 	tb.Cleanup(answers.Close)

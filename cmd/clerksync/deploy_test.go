@@ -478,7 +478,9 @@ func TestDeploy_Kubernetes(t *testing.T) {
 	}
 	wantPort := func(what string, p intstr.IntOrString) {
 		t.Helper()
-		if !(p.Type == intstr.String && p.StrVal == named.Name) && !(p.Type == intstr.Int && p.IntVal == port) {
+		byName := p.Type == intstr.String && p.StrVal == named.Name
+		byNumber := p.Type == intstr.Int && p.IntVal == port
+		if !byName && !byNumber {
 			t.Errorf("deployment.yaml: %s uses port %s, not the container's %s (%d)", what, p.String(), named.Name, port)
 		}
 	}
