@@ -43,7 +43,7 @@ func (s *Server) routeList() []serviceRoute {
 	}
 	routes := []serviceRoute{
 		{"POST", "/api/webhooks/clerk", "Clerk's webhooks, signed by Svix: the endpoint URL to give the Clerk Dashboard", webhookOff},
-		{"POST", "/api/clerk-webhook", "the same, under another name", webhookOff},
+		{"POST", "/api/clerk-webhook", "The same, under another name", webhookOff},
 		{"GET", "/healthz", "200 while the process is up", ""},
 		{"GET", "/readyz", "200 while the database answers; 503 otherwise and while shutting down", ""},
 	}
@@ -51,10 +51,11 @@ func (s *Server) routeList() []serviceRoute {
 		routes = append(routes, serviceRoute{"GET", "/metrics", "Prometheus metrics", ""})
 	}
 	return append(routes,
-		serviceRoute{"GET", "/profile", "the signed-in user's synced profile, with a Sync User Data button", profileOff},
-		serviceRoute{"GET", "/api/profile", "the signed-in user's synced profile as JSON", profileOff},
-		serviceRoute{"POST", "/api/profile/sync", "sync the signed-in user from the Clerk Backend API", syncOff},
-		serviceRoute{"GET", "/profile-sync.js", "drop-in script: syncs a signed-in visitor whose row is missing or old", profileOff},
+		serviceRoute{"GET", "/profile", "The signed-in user's synced profile, with a Sync User Data button", profileOff},
+		serviceRoute{"POST", signOutPath, "The profile page's Sign out button", profileOff},
+		serviceRoute{"GET", "/api/profile", "The signed-in user's synced profile as JSON", profileOff},
+		serviceRoute{"POST", "/api/profile/sync", "Sync the signed-in user from the Clerk Backend API", syncOff},
+		serviceRoute{"GET", "/profile-sync.js", "Drop-in script: syncs a signed-in visitor whose row is missing or old", profileOff},
 	)
 }
 

@@ -59,7 +59,7 @@ func TestProfilePage_HeaderNamesTheUser(t *testing.T) {
 	}
 	header, _, _ = strings.Cut(header, "</header>")
 	for _, want := range []string{
-		`<span class="topbar-name">Ada Lovelace</span>`, `<span class="topbar-email">ada@example.com</span>`,
+		`<span class="topbar-name" data-account="primary">Ada Lovelace</span>`, `<span class="topbar-email" data-account="secondary">ada@example.com</span>`,
 		`action="/profile/sign-out"`, `name="csrf_token"`, ">Sign out</button>",
 	} {
 		if !strings.Contains(header, want) {
@@ -78,7 +78,7 @@ func TestProfilePage_HeaderNamesTheUser(t *testing.T) {
 	}
 	e.MustStore(t, nameless)
 	r = e.Do(t, request{method: http.MethodGet, path: "/profile", cookie: e.Token(t, nameless.ID, "")})
-	if !strings.Contains(r.Body, `<span class="topbar-name">grace@example.com</span>`) {
+	if !strings.Contains(r.Body, `<span class="topbar-name" data-account="primary">grace@example.com</span><span class="topbar-email" data-account="secondary" hidden></span>`) {
 		t.Errorf("header of a user without a name lacks the email address:\n%s", r.Body)
 	}
 }

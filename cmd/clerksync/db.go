@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 
 	"github.com/clerksync/clerksync"
@@ -35,9 +36,13 @@ func (c *commonFlags) openExistingDB(ctx context.Context, command string, logger
 	}
 	if db.Kind == "sqlite" {
 		if _, err := os.Stat(db.Path); errors.Is(err, os.ErrNotExist) {
+			where := db.String()
+			if abs, err := filepath.Abs(db.Path); err == nil && abs != db.Path {
+				where += " (" + abs + ")"
+			}
 			return DB{}, nil, fmt.Errorf("no database at %s: clerksync %s uses the database clerksync serve keeps; "+
 				"create it with `clerksync migrate` (or start `clerksync serve`), or point DATABASE_URL (--database-url) at the existing one",
-				db, command)
+				where, command)
 		}
 	}
 	store, err := openStore(ctx, db, c, logger)

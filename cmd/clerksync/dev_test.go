@@ -288,7 +288,7 @@ func TestDev_SignOut(t *testing.T) {
 	b := browserless(t)
 	ada := seededUser(t, c, "Ada")
 	status, body := postForm(t, b, c.URL()+"/dev/sign-in", c.URL(), url.Values{"user_id": {ada.ID}, "redirect_url": {"/profile"}})
-	if status != http.StatusOK || !strings.Contains(body, `<span class="topbar-name">Ada Lovelace</span>`) || !strings.Contains(body, `action="/dev/sign-out"`) {
+	if status != http.StatusOK || !strings.Contains(body, `data-account="primary">Ada Lovelace</span>`) || !strings.Contains(body, `action="/dev/sign-out"`) {
 		t.Fatalf("profile after sign-in = %d, want the header naming Ada with a sign-out to the emulator:\n%s", status, body)
 	}
 	csrf := regexpCSRF.FindStringSubmatch(body)
