@@ -28,7 +28,7 @@ pg_url="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=dis
 cleanup() {
   local c
   for c in "${containers[@]}"; do
-    docker rm -f "$c" >/dev/null 2>&1 || true
+    docker rm -f -v "$c" >/dev/null 2>&1 || true # -v: the anonymous /data volume too
   done
   docker rmi -f "$image" >/dev/null 2>&1 || true
   if [ -n "$pg_schema" ]; then
