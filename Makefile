@@ -68,7 +68,7 @@ tidy: ## Tidy go.mod and fail if it was not tidy.
 
 .PHONY: clean
 clean: ## Remove build output.
-	rm -rf bin artifacts
+	rm -rf bin artifacts build dist
 
 .PHONY: bench
 bench: ## Measure webhook throughput against a verify-only and a per-request receiver; writes BENCHMARKS.md.
@@ -81,3 +81,18 @@ hostile: ## Attack a real serve too slowly for the tests (slowloris, floods, a f
 .PHONY: bench-attack
 bench-attack: ## Measure serve's memory while 1,000 clients hold unsigned 1 MiB bodies open, and after.
 	$(GO) run ./internal/attackbench
+# --- Container image and releases (scripts/) -----------------------------------
+
+IMAGE ?= clerksync:$(VERSION)
+
+.PHONY: image
+image: ## Build the container image IMAGE (clerksync:VERSION): FROM scratch, the binary built here with Go.
+	VERSION=$(VERSION) scripts/build-image.sh $(IMAGE)
+
+.PHONY: test-image
+test-image: ## Build the image and run it as a user would (--network host): send an event, read the row. Needs Docker.
+	VERSION=$(VERSION) scripts/test-image.sh
+
+.PHONY: release
+release: ## Cross-compile linux, darwin, windows × amd64, arm64 into dist/ with the version and SHA256SUMS.
+	VERSION=$(VERSION) scripts/release.sh

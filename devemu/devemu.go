@@ -32,6 +32,8 @@ const (
 	Prefix = "/dev/"
 	// SignInPath is the development sign-in page.
 	SignInPath = "/dev/sign-in"
+	// SignOutPath is where a form posts to sign the developer out.
+	SignOutPath = "/dev/sign-out"
 	// APIPath is where the fake Backend API is served: its base URL, with /v1, is
 	// BaseURL + APIPath + "/v1".
 	APIPath = "/dev/clerk"

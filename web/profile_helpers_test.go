@@ -64,6 +64,7 @@ type profileOptions struct {
 	noParties   bool // no authorized parties: this server's own origin only
 	publicURL   string
 	syncTimeout time.Duration
+	revoker     web.SessionRevoker // ProfileConfig.Revoker
 }
 
 // MustRunProfileServer starts the environment and stops it when the test ends.
@@ -112,6 +113,7 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 			PublicURL:         opt.publicURL,
 			SignInURL:         "https://accounts.example.com/sign-in",
 			SyncTimeout:       opt.syncTimeout,
+			Revoker:           opt.revoker,
 			Now:               clock.Now,
 		}
 		if opt.noSessions {

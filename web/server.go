@@ -76,6 +76,12 @@ type Server struct {
 	// Ready, when set, is consulted by /readyz besides the database ping (false while
 	// shutting down).
 	Ready func() bool
+	// LogNames names the user in the info line of a synced profile ("Syncing profile
+	// for user_123 (Ada Lovelace)"). Off, that line names the id alone, as every other
+	// line does: names are personal data that logs are often kept longer than.
+	LogNames bool
+	// Version is the running version, named by the service page at GET /.
+	Version string
 	// Profile configures the profile page, its API and the drop-in sync script; when
 	// nil (or its Sessions is nil) those routes answer "not configured".
 	Profile *ProfileConfig
@@ -115,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("/api/webhooks/clerk", webhook)
 	mux.HandleFunc("/api/clerk-webhook", webhook)
+	mux.HandleFunc("GET /{$}", s.handleIndex) // lists the routes: see routeList
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	if s.Metrics != nil {

@@ -171,12 +171,17 @@ func (s *Server) logReceived(ctx context.Context, ch *clerksync.Change) {
 		return
 	}
 	if p := ch.Profile(); p != nil {
-		s.Logger.LogAttrs(ctx, slog.LevelInfo, "Syncing profile for "+ch.ID+" ("+p.Name()+")",
-			slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.ID))
+		msg := "Syncing profile for " + ch.ID
+		if s.LogNames {
+			if name := p.Name(); name != "" {
+				msg += " (" + name + ")"
+			}
+		}
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, msg, slog.String(attrSvixID, ch.EventID), slog.String(attrUserID, ch.ID))
 		return
 	}
 	s.Logger.LogAttrs(ctx, slog.LevelInfo, "Syncing "+ch.Kind.String()+" "+ch.ID,
-		slog.String(attrSvixID, ch.EventID), slog.String(attrKind, ch.Kind.String()), slog.String(attrObjectID, ch.ID))
+		slog.String(attrKind, ch.Kind.String()), slog.String(attrObjectID, ch.ID))
 }
 
 // answer writes 200 with the event's outcome and logs what happened.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -155,26 +156,49 @@ func splitSecrets(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting and prints its
-// usage, with a one-line summary, to w.
+// newFlagSet returns a flag set that reports errors instead of exiting. Its usage, a
+// one-line summary and the flags, goes to w (stderr) after a flag mistake and to stdout
+// for -h (see parseFlags); secrets among the flags' defaults are masked (redact.go).
 func newFlagSet(name, summary string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	fs.Usage = func() {
-		fmt.Fprintf(w, "Usage: clerksync %s\n\n%s\n\nFlags:\n", name, summary)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "Usage: clerksync %s\n\n%s\n\nFlags:\n", name, summary)
+		printDefaults(fs)
 	}
 	return fs
 }
 
-// parseFlags parses args, turning a flag mistake into a usage error (the usage has been
-// printed by the flag set).
+// flagsGiven returns the names of the flags set on the command line.
+func flagsGiven(fs *flag.FlagSet) map[string]bool {
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
+}
+
+// helpError is what parseFlags returns for -h: the command's usage, which Main prints
+// to stdout (so that `clerksync serve -h | less` works) before exiting 0. It matches
+// flag.ErrHelp.
+type helpError struct{ usage string }
+
+func (e *helpError) Error() string        { return "help requested" }
+func (e *helpError) Is(target error) bool { return target == flag.ErrHelp }
+
+// parseFlags parses args. For -h it returns a *helpError holding the usage; a flag
+// mistake prints the mistake and the usage to the flag set's output (stderr) and
+// returns a usage error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err}
+	out := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return &helpError{usage: buf.String()}
 	}
-	return nil
+	_, _ = buf.WriteTo(out)
+	return &usageError{err}
 }

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -598,16 +596,8 @@ func (c *EventsCommand) open(ctx context.Context, common *commonFlags) (clerksyn
 	if err != nil {
 		return nil, err
 	}
-	db, err := common.db()
-	if err != nil {
-		return nil, err
-	}
-	if db.Kind == "sqlite" {
-		if _, err := os.Stat(db.Path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no database at %s: point DATABASE_URL (or --database-url) at the one clerksync serve uses", db)
-		}
-	}
-	return openStore(ctx, db, common, logger.With(slog.String("command", "events")))
+	_, store, err := common.openExistingDB(ctx, "events", logger.With(slog.String("command", "events")))
+	return store, err
 }
 
 // notFound is the error for an id that is not in the event log.

@@ -37,6 +37,7 @@ type ServeCommand struct {
 	writers         int
 	debugAddr       string
 	eventBodies     string
+	logNames        bool
 	stopDebug       func()
 
 	logger   *slog.Logger
@@ -80,6 +81,8 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.eventBodies, "event-bodies", envOr(c.Getenv, "CLERKSYNC_EVENT_BODIES", "dead-letters"),
 		"which deliveries keep their body in the event log: dead-letters (for replay) or all (for inspection with events show) (env CLERKSYNC_EVENT_BODIES)")
 	fs.StringVar(&c.debugAddr, "debug-addr", c.Getenv("CLERKSYNC_DEBUG_ADDR"), "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (env CLERKSYNC_DEBUG_ADDR)")
+	fs.BoolVar(&c.logNames, "log-names", envBool(c.Getenv, "CLERKSYNC_LOG_NAMES"),
+		"name the user in the info line of each synced profile, \"Syncing profile for user_123 (Ada Lovelace)\" (off: ids only) (env CLERKSYNC_LOG_NAMES=1)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,7 +90,15 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		fs.Usage()
 		return usagef("serve takes no arguments, got %q", fs.Args())
 	}
+	given := flagsGiven(fs)
+	setting, value := addrSetting(given["addr"], c.addr, c.Getenv)
+	if err := checkAddr(setting, value, c.addr); err != nil {
+		return err
+	}
 	if err := c.pull.validate(); err != nil {
+		return err
+	}
+	if err := checkWebhookSecrets(secretSource("--webhook-secret", given["webhook-secret"], c.Getenv), splitSecrets(c.secrets)); err != nil {
 		return err
 	}
 	if len(splitSecrets(c.secrets)) == 0 && !c.pull.polling() {
@@ -115,18 +126,6 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		return err
 	}
 	return c.profile.validate()
-}
-
-// addrFromEnv turns PORT into a listen address (":3000" by default).
-func addrFromEnv(getenv func(string) string) string {
-	p := strings.TrimSpace(getenv("PORT"))
-	switch {
-	case p == "":
-		return ":3000"
-	case strings.Contains(p, ":"):
-		return p
-	}
-	return ":" + p
 }
 
 // Run serves until ctx ends (SIGINT/SIGTERM), then shuts down gracefully.
@@ -233,6 +232,8 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		Metrics:         m,
 		Logger:          logger,
 		Ready:           func() bool { return !c.closing.Load() },
+		LogNames:        c.logNames,
+		Version:         Version(),
 		Profile:         profile,
 		Changes:         c.feed.changesConfig(),
 	}
@@ -241,7 +242,7 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 	if err != nil {
 		c.engine.Close()
 		store.Close()
-		return fmt.Errorf("listen on %s: %w (is another process using the port? set PORT or --addr)", c.addr, err)
+		return listenError(c.addr, err)
 	}
 	c.listener = ln
 	c.server = &http.Server{

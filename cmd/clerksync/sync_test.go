@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,7 @@ func TestSyncCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbPath := filepath.Join(t.TempDir(), "clerksync.db")
+	dbPath := migratedDB(t)
 	env := f.env(dbPath)
 	sync := func(args ...string) string {
 		t.Helper()
