@@ -44,10 +44,17 @@ type Store interface {
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
-// Endpoint is where entries are forwarded.
+// Endpoint is where entries are forwarded: an application's URL, or a function of the
+// application's own process (Deliver).
 type Endpoint struct {
 	// URL is the endpoint, http or https.
 	URL string
+	// Deliver, instead of a URL, hands each entry to a function of this process: an
+	// in-process consumer. A nil error acknowledges the entry; any other is a failed
+	// attempt, tried again later. Name then names the consumer (its position and lease
+	// in the database are kept under it).
+	Deliver func(ctx context.Context, e clerksync.FeedEntry) error
+	Name    string
 	// Types selects the entries it gets (see clerksync.MatchFeedType); none for every
 	// entry.
 	Types []string
@@ -139,13 +146,19 @@ func New(cfg Config) (*Forwarder, error) {
 	f := &Forwarder{cfg: cfg, key: key}
 	seen := make(map[string]bool)
 	for _, e := range cfg.Endpoints {
-		if err := checkURL(e.URL); err != nil {
+		name, lease := Redact(e.URL), LeaseName(e.URL)
+		if e.Deliver != nil {
+			if e.Name == "" {
+				return nil, clerksync.Errorf(clerksync.EINVALID, "an in-process consumer of the changes feed has no name")
+			}
+			name, lease = "consumer "+e.Name, ConsumerLeaseName(e.Name)
+		} else if err := checkURL(e.URL); err != nil {
 			return nil, err
 		}
-		if seen[e.URL] {
-			return nil, clerksync.Errorf(clerksync.EINVALID, "forward URL %s is given twice", Redact(e.URL))
+		if seen[lease] {
+			return nil, clerksync.Errorf(clerksync.EINVALID, "%s is given twice", name)
 		}
-		seen[e.URL] = true
+		seen[lease] = true
 		for _, p := range e.Types {
 			if !clerksync.ValidFeedPattern(p) {
 				return nil, &clerksync.Error{Code: clerksync.EINVALID,
@@ -153,7 +166,7 @@ func New(cfg Config) (*Forwarder, error) {
 					Hint:    "use types such as profile.created, kinds such as membership.*, or *"}
 			}
 		}
-		f.eps = append(f.eps, &endpoint{f: f, Endpoint: e, name: Redact(e.URL), lease: LeaseName(e.URL), wake: make(chan struct{}, 1)})
+		f.eps = append(f.eps, &endpoint{f: f, Endpoint: e, name: name, lease: lease, wake: make(chan struct{}, 1)})
 	}
 	return f, nil
 }
@@ -223,6 +236,10 @@ func LeaseName(u string) string {
 	sum := sha256.Sum256([]byte(u))
 	return "forward " + Redact(u) + " " + hex.EncodeToString(sum[:6])
 }
+
+// ConsumerLeaseName returns the name of the lease and position of the in-process
+// consumer name.
+func ConsumerLeaseName(name string) string { return "consumer " + name }
 
 // Start starts forwarding to every endpoint until ctx ends or Stop is called.
 func (f *Forwarder) Start(ctx context.Context) {
@@ -600,9 +617,21 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 }
 
 // deliver sends one entry, signed, and returns what came of it.
-func (e *endpoint) deliver(ctx context.Context, it *item) result {
+func (e *endpoint) deliver(ctx context.Context, it *item) (r result) {
 	start := time.Now()
-	r := result{it: it}
+	r.it = it
+	if e.Deliver != nil {
+		ctx, cancel := context.WithTimeout(ctx, e.f.cfg.Timeout)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				r.err = fmt.Errorf("the consumer panicked: %v", p)
+			}
+		}()
+		r.err = e.Deliver(ctx, it.entry)
+		r.took = time.Since(start)
+		return r
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(it.body))
 	if err != nil {
 		r.err = err

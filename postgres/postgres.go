@@ -82,8 +82,9 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	pool   *pgxpool.Pool
-	closed atomic.Bool
+	pool    *pgxpool.Pool
+	ownPool bool // Open made the pool, and Close closes it
+	closed  atomic.Bool
 
 	// softDelete keeps a deleted object's row, with deleted_at set and its personal
 	// columns cleared, instead of removing it.
@@ -120,9 +121,40 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, unavailable("connect", err)
 	}
-	s.pool = pool
+	s.pool, s.ownPool = pool, true
 	if err := s.setUp(ctx); err != nil {
 		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPool opens the store on an application's own pool: clerksync's tables live in
+// the pool's current schema (the first of its connections' search_path; WithSchema
+// must name the same, when given), and Close leaves the pool open. Statements are
+// prepared on the pool's connections and advisory locks held across transactions, so
+// the pool must reach PostgreSQL directly or through a pooler in session mode. It
+// returns an error with code ECONFIG when the pool's schema is not the one asked for.
+func OpenPool(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	s := &Store{now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	var current *string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&current); err != nil {
+		return nil, unavailable("read the pool's schema", err)
+	}
+	switch {
+	case current == nil:
+		return nil, &clerksync.Error{Code: clerksync.ECONFIG, Message: "postgres: no schema of the pool's search_path exists",
+			Hint: "create the schema, or set search_path in the pool's ConnConfig.RuntimeParams"}
+	case s.schema != "" && s.schema != *current:
+		return nil, &clerksync.Error{Code: clerksync.ECONFIG,
+			Message: fmt.Sprintf("postgres: the pool's schema is %s, not %s", *current, s.schema),
+			Hint:    `set cfg.ConnConfig.RuntimeParams["search_path"] to the schema when you make the pool`}
+	}
+	s.schema, s.pool = *current, pool
+	if err := s.setUp(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -239,7 +271,9 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.pool.Close()
+	if s.ownPool {
+		s.pool.Close()
+	}
 	return nil
 }
 

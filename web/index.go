@@ -50,6 +50,11 @@ func (s *Server) routeList() []serviceRoute {
 	if s.Metrics != nil {
 		routes = append(routes, serviceRoute{"GET", "/metrics", "Prometheus metrics", ""})
 	}
+	changesOff := ""
+	if s.Changes == nil || s.Changes.Token == "" {
+		changesOff = "not configured: set CLERKSYNC_API_TOKEN and send it as a bearer token"
+	}
+	routes = append(routes, serviceRoute{"GET", "/api/changes", "The changes feed: what changed in the tables, in order, from a cursor", changesOff})
 	return append(routes,
 		serviceRoute{"GET", "/profile", "The signed-in user's synced profile, with a Sync User Data button", profileOff},
 		serviceRoute{"POST", signOutPath, "The profile page's Sign out button", profileOff},
@@ -57,6 +62,26 @@ func (s *Server) routeList() []serviceRoute {
 		serviceRoute{"POST", "/api/profile/sync", "Sync the signed-in user from the Clerk Backend API", syncOff},
 		serviceRoute{"GET", "/profile-sync.js", "Drop-in script: syncs a signed-in visitor whose row is missing or old", profileOff},
 	)
+}
+
+// Routes returns the path patterns of every route Handler serves, to mount them on
+// another mux: the routes of the service page (GET /), but the page itself, and the
+// paths the profile page uses besides (its form's sync, its stylesheet and script).
+func (s *Server) Routes() []string {
+	seen := make(map[string]bool)
+	var out []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, r := range s.routeList() {
+		add(r.Path)
+	}
+	add("/profile/sync")
+	add(assetPrefix)
+	return out
 }
 
 // indexPage renders the service page.

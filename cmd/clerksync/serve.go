@@ -17,7 +17,7 @@ import (
 	"github.com/clerksync/clerksync/engine"
 	"github.com/clerksync/clerksync/internal/logwriter"
 	"github.com/clerksync/clerksync/metrics"
-	"github.com/clerksync/clerksync/svixsig"
+	"github.com/clerksync/clerksync/service"
 	"github.com/clerksync/clerksync/web"
 )
 
@@ -42,6 +42,7 @@ type ServeCommand struct {
 
 	logger   *slog.Logger
 	logOut   *logwriter.Writer // what logger writes to: Stderr, through a goroutine
+	svc      *service.Service
 	store    clerksync.Store
 	engine   *engine.Engine
 	server   *http.Server
@@ -168,85 +169,66 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		return err
 	}
 	c.logger = logger
-	var verifier *svixsig.Verifier // nil: polling alone, no webhook route
-	if secrets := splitSecrets(c.secrets); len(secrets) > 0 {
-		if verifier, err = svixsig.NewVerifier(secrets); err != nil {
-			return &usageError{fmt.Errorf("webhook secret: %w", err)}
-		}
-	}
 	db, err := c.common.db()
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, db, &c.common, logger)
+	policy, err := c.common.deletePolicy()
 	if err != nil {
 		return err
 	}
-	c.store = store
 	if set := tuneGC(db, c.Getenv); len(set) > 0 {
 		logger.LogAttrs(ctx, slog.LevelDebug, "Go collector tuned for PostgreSQL (set GOGC or GOMEMLIMIT to choose)", set...)
 	}
-
 	m := metrics.New()
-	writers := c.writers
-	if writers == 0 {
-		writers = defaultWriters(db)
-	}
-	c.engine = engine.New(store, engine.Config{
-		Writers:   writers,
-		MaxBatch:  c.maxBatch,
-		QueueSize: c.queueSize,
-		Logger:    logger,
-		OnBatch:   m.ObserveBatch,
-		OnApplied: func(changes []clerksync.Change, results []clerksync.Result) {
-			m.ObserveApplied(changes, results)
-			c.feed.committed()
-		},
-	})
-	m.GaugeFunc("clerksync_queue_depth", "Deliveries waiting for a database writer.", func() float64 { return float64(c.engine.QueueLen()) })
-	m.GaugeFunc("clerksync_sync_backlog", "Committed batches waiting to be made durable (SQLite).", func() float64 { return float64(c.engine.SyncBacklog()) })
-
+	decode := clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}
 	// One Backend API client, so that one rate limiter covers polls, reconciles and
 	// the sync button together.
 	var clerkClient *clerkapi.Client
 	if c.pull.clerk.secretKey != "" {
 		if clerkClient, err = c.pull.clerk.client(logger, nil, m); err != nil {
-			c.engine.Close()
-			store.Close()
 			return err
 		}
 	}
-	profile, err := c.profile.config(logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, clerkClient, splitSecrets(c.secrets))
+	eventRetention := c.retention.keep
+	if eventRetention == 0 {
+		eventRetention = -1 // 0 on the command line keeps the log for ever
+	}
+	svc, err := service.Open(ctx, service.Config{
+		DatabaseURL: c.common.DatabaseURL, Schema: c.common.Schema, RowLevelSecurity: c.common.Supabase, OnDelete: policy,
+		WebhookSecrets: splitSecrets(c.secrets), KeepPrivateMetadata: c.keepPrivate,
+		Forward: c.feed.endpoints, ForwardSecret: c.feed.secret, APIToken: c.feed.token,
+		EventRetention: eventRetention, ChangesRetention: c.feed.keep,
+		RetentionTicks: c.retention.ticks, OnRetention: c.retention.onPass,
+		Writers: c.writers, MaxBatch: c.maxBatch, QueueSize: c.queueSize,
+		Logger: logger, Metrics: m, Now: c.now,
+		HTTP: func(svc *service.Service, srv *web.Server) error {
+			srv.MaxBodyBytes = c.maxBody
+			srv.KeepEventBodies = c.eventBodies == "all"
+			srv.Ready = func() bool { return !c.closing.Load() }
+			srv.LogNames = c.logNames
+			srv.Version = Version()
+			c.bodies.apply(srv)
+			profile, err := c.profile.config(logger, svc.Store(), svc.Engine(), decode, clerkClient, splitSecrets(c.secrets))
+			srv.Profile = profile
+			return err
+		},
+	})
 	if err != nil {
-		c.engine.Close()
-		store.Close()
+		if clerksync.ErrorCode(err) == clerksync.EINVALID {
+			return &usageError{err}
+		}
 		return err
 	}
-	srv := &web.Server{
-		Store:           store,
-		Engine:          c.engine,
-		Verifier:        verifier,
-		Decode:          clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate},
-		MaxBodyBytes:    c.maxBody,
-		KeepEventBodies: c.eventBodies == "all",
-		Metrics:         m,
-		Logger:          logger,
-		Ready:           func() bool { return !c.closing.Load() },
-		LogNames:        c.logNames,
-		Version:         Version(),
-		Profile:         profile,
-		Changes:         c.feed.changesConfig(),
-	}
-	c.bodies.apply(srv)
+	c.svc, c.store, c.engine = svc, svc.Store(), svc.Engine()
 	ln, err := c.listen(ctx)
 	if err != nil {
-		c.engine.Close()
-		store.Close()
+		_ = svc.Close()
 		return listenError(c.addr, err)
 	}
 	c.listener = ln
 	c.server = &http.Server{
-		Handler:           c.profile.handler(srv.Handler()),
+		Handler:           c.profile.handler(svc.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Svix gives up on a delivery after 15 s; answering later is wasted work.
@@ -257,8 +239,7 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 	}
 	if c.stopDebug, err = startDebug(c.debugAddr, logger); err != nil {
 		_ = ln.Close()
-		c.engine.Close()
-		store.Close()
+		_ = svc.Close()
 		return err
 	}
 	c.serveErr = make(chan error, 1)
@@ -267,21 +248,16 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 			c.serveErr <- err
 		}
 	}()
-	c.retention.start(ctx, store, c.now, logger)
-	if err := c.feed.start(ctx, store, m, c.now, logger); err != nil {
+	if err := c.pull.start(ctx, logger, c.store, c.engine, decode, clerkClient, c.now); err != nil {
 		_ = c.Close()
 		return err
 	}
-	if err := c.pull.start(ctx, logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, clerkClient, c.now); err != nil {
-		_ = c.Close()
-		return err
-	}
-	if verifier == nil {
+	if len(splitSecrets(c.secrets)) == 0 {
 		logger.Warn("no webhook secret: the webhook route is off and clerksync keeps in step by polling the Clerk Backend API alone (deletions need --reconcile-prune)")
 	}
 	c.profile.start(logger)
 	webhook := "POST " + c.URL() + "/api/webhooks/clerk"
-	if verifier == nil {
+	if len(splitSecrets(c.secrets)) == 0 {
 		webhook = "off (no webhook secret; polling)"
 	}
 	logger.Info("clerksync listening",
@@ -304,8 +280,6 @@ func (c *ServeCommand) URL() string {
 // written), then the engine and database are closed.
 func (c *ServeCommand) Close() error {
 	c.closing.Store(true)
-	c.retention.stop()
-	c.feed.stop()
 	c.pull.stop()
 	c.profile.stop()
 	var errs []error
@@ -320,14 +294,9 @@ func (c *ServeCommand) Close() error {
 	if c.stopDebug != nil {
 		c.stopDebug()
 	}
-	if c.engine != nil {
-		if err := c.engine.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close engine: %w", err))
-		}
-	}
-	if c.store != nil {
-		if err := c.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close database: %w", err))
+	if c.svc != nil {
+		if err := c.svc.Close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	c.FlushLogs()

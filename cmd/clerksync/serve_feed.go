@@ -1,26 +1,18 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
-	"log/slog"
-	"math"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/forward"
-	"github.com/clerksync/clerksync/internal/broadcast"
-	"github.com/clerksync/clerksync/metrics"
-	"github.com/clerksync/clerksync/web"
+	"github.com/clerksync/clerksync/service"
 )
 
 // DefaultChangesRetention is how long the changes feed keeps an entry that every
 // endpoint has acknowledged: 7 days.
-const DefaultChangesRetention = 7 * 24 * time.Hour
+const DefaultChangesRetention = service.DefaultChangesRetention
 
 // feedSettings are serve's settings of the changes feed: where to forward it, the token
 // of GET /api/changes, and how long entries are kept.
@@ -33,11 +25,6 @@ type feedSettings struct {
 	keep      time.Duration
 
 	endpoints []forward.Endpoint
-
-	notify    broadcast.Broadcaster
-	forwarder *forward.Forwarder
-	cancel    context.CancelFunc
-	done      chan struct{}
 }
 
 // stringList is a flag that may be given several times.
@@ -110,127 +97,4 @@ func splitPatterns(s string) []string {
 		}
 	}
 	return out
-}
-
-// changesConfig returns the configuration of GET /api/changes.
-func (f *feedSettings) changesConfig() *web.ChangesConfig {
-	return &web.ChangesConfig{Token: f.token, Notify: f.notify.C}
-}
-
-// committed tells the feed's readers in this process that a batch committed: the long
-// polls and the forwarder look at once instead of at their next poll.
-func (f *feedSettings) committed() {
-	f.notify.Notify()
-	if f.forwarder != nil {
-		f.forwarder.Wake()
-	}
-}
-
-// start starts forwarding and the pruning of old entries.
-func (f *feedSettings) start(ctx context.Context, store clerksync.Store, m *metrics.Metrics, now func() time.Time, logger *slog.Logger) error {
-	fs, ok := store.(forward.Store)
-	if !ok {
-		return fmt.Errorf("the %T store keeps no changes feed", store)
-	}
-	if len(f.endpoints) > 0 {
-		attempts := prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "clerksync_forward_attempts_total",
-			Help: "Deliveries of the changes feed to the application's endpoints, by endpoint and result (ok or failed).",
-		}, []string{"endpoint", "result"})
-		m.Register(attempts)
-		fw, err := forward.New(forward.Config{
-			Store: fs, Endpoints: f.endpoints, Secret: f.secret, Logger: logger,
-			OnDelivery: func(a forward.Attempt) {
-				result := "ok"
-				if a.Err != nil {
-					result = "failed"
-				}
-				attempts.WithLabelValues(a.Endpoint, result).Inc()
-			},
-		})
-		if err != nil {
-			return &usageError{err}
-		}
-		f.forwarder = fw
-		m.Register(&backlogCollector{f: fw})
-		fw.Start(ctx)
-		for _, e := range f.endpoints {
-			logger.Info("forwarding the changes feed", slog.String("endpoint", forward.Redact(e.URL)),
-				slog.String("types", strings.Join(e.Types, ",")))
-		}
-	}
-	ctx, f.cancel = context.WithCancel(ctx)
-	f.done = make(chan struct{})
-	go f.prune(ctx, fs, now, logger)
-	return nil
-}
-
-// prune deletes, at start and every hour, the entries older than the retention that
-// every endpoint has acknowledged; without endpoints, by age alone.
-func (f *feedSettings) prune(ctx context.Context, fs forward.Store, now func() time.Time, logger *slog.Logger) {
-	defer close(f.done)
-	tick := time.NewTicker(retentionEvery)
-	defer tick.Stop()
-	for {
-		upTo := int64(math.MaxInt64)
-		for _, e := range f.endpoints {
-			pos, _, err := fs.ForwardPosition(ctx, forward.LeaseName(e.URL))
-			if err != nil {
-				upTo = -1
-				break
-			}
-			upTo = min(upTo, pos)
-		}
-		if upTo >= 0 {
-			n, err := fs.PruneChanges(ctx, now().Add(-f.keep), upTo)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				logger.Warn("pruning the changes feed failed; it is tried again in an hour", slog.Any("error", err))
-			case n > 0:
-				logger.Info("pruned the changes feed", slog.Int("entries", n))
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// stop stops forwarding and pruning.
-func (f *feedSettings) stop() {
-	if f.forwarder != nil {
-		f.forwarder.Stop()
-	}
-	if f.cancel != nil {
-		f.cancel()
-		<-f.done
-	}
-}
-
-// backlogCollector reports each endpoint's backlog as clerksync_forward_backlog.
-type backlogCollector struct{ f *forward.Forwarder }
-
-var (
-	backlogDesc = prometheus.NewDesc("clerksync_forward_backlog",
-		"Changes not yet acknowledged by an endpoint (as the replica holding it sees them; 0 elsewhere).", []string{"endpoint"}, nil)
-	positionDesc = prometheus.NewDesc("clerksync_forward_position",
-		"The seq up to which an endpoint has acknowledged every change.", []string{"endpoint"}, nil)
-)
-
-func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- backlogDesc
-	ch <- positionDesc
-}
-
-func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, st := range c.f.Status() {
-		backlog := float64(0)
-		if st.Holding {
-			backlog = float64(st.Backlog)
-		}
-		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, backlog, st.Endpoint)
-		ch <- prometheus.MustNewConstMetric(positionDesc, prometheus.GaugeValue, float64(st.Position), st.Endpoint)
-	}
 }
