@@ -24,7 +24,7 @@ var assets embed.FS
 // views are the parsed page templates.
 type views struct {
 	home, signIn, user, org *template.Template
-	css                []byte
+	css                     []byte
 }
 
 // mustParseViews parses the embedded templates; they are part of the binary, so a
