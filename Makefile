@@ -73,3 +73,7 @@ clean: ## Remove build output.
 .PHONY: bench
 bench: ## Measure webhook throughput against a verify-only and a per-request receiver; writes BENCHMARKS.md.
 	$(GO) run ./bench
+
+.PHONY: bench-orgs
+bench-orgs: ## Measure a backfill of 10,000 organizations with 100,000 memberships into SQLite and PostgreSQL (objects/s, peak RSS).
+	$(GO) run ./bench/orgbackfill -orgs 10000 -memberships 100000
