@@ -35,7 +35,15 @@ func (s *Syncer) pruneOrganizations(ctx context.Context, opts BackfillOptions, r
 		log.Info("checking local organizations Clerk did not list", "candidates", len(candidates), "local", len(local))
 	}
 	applyCtx := context.WithoutCancel(ctx)
-	r := &reporter{rep: rep, opts: &BackfillOptions{PageSize: opts.PageSize, DryRun: opts.DryRun}}
+	// What belongs to an organization the listing skipped is counted with the
+	// listing's kinds, not in the listing's run, which is recorded already.
+	r := scratch()
+	r.opts = &BackfillOptions{PageSize: opts.PageSize, DryRun: opts.DryRun}
+	defer func() {
+		for k, kr := range r.rep.Kinds {
+			rep.kind(k).Counts.Add(kr.Counts)
+		}
+	}()
 	var gone []clerksync.Change
 	c := &kr.Prune
 	flush := func() error {

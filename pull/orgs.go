@@ -214,8 +214,9 @@ func (s *Syncer) listOrganizations(ctx context.Context, kinds kindSet, opts *Bac
 	r.mu.Lock()
 	r.rep.kind(clerksync.KindOrganization).Total = total
 	r.mu.Unlock()
-	werr := g.Wait()
-	if err == nil {
+	// A child's failure cancels gctx, which the listing then reports: the child's
+	// error is the one that says what went wrong.
+	if werr := g.Wait(); werr != nil {
 		err = werr
 	}
 	if err != nil {
