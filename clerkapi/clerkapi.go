@@ -461,6 +461,9 @@ func (c *Client) do(ctx context.Context, op string, attempt func(context.Context
 func (c *Client) failure(op string, res *result, missing string) error {
 	apiErr := newAPIError(res, c.now())
 	switch {
+	case apiErr.Code == "organization_not_enabled_in_instance":
+		return &clerksync.Error{Code: clerksync.ECONFIG, Message: op + ": the organizations feature is not enabled for this Clerk instance",
+			Err: errors.Join(ErrOrganizationsNotEnabled, apiErr), Hint: "enable Organizations in the Clerk Dashboard to sync them"}
 	case res.status == http.StatusNotFound && missing != "" && apiErr.Code == "resource_not_found":
 		return &clerksync.Error{Code: clerksync.ENOTFOUND, Message: op + ": Clerk has no such " + missing, Err: apiErr}
 	case res.status == http.StatusUnauthorized || res.status == http.StatusForbidden:

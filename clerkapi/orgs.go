@@ -12,6 +12,12 @@ import (
 	"github.com/clerksync/clerksync"
 )
 
+// ErrOrganizationsNotEnabled is in the chain of the error of a call about
+// organizations (their memberships, invitations, roles and permissions included) to
+// a Clerk instance whose organizations feature is off: Clerk answers 403
+// organization_not_enabled_in_instance. The error's code is ECONFIG.
+var ErrOrganizationsNotEnabled = errors.New("organizations are not enabled in the Clerk instance")
+
 // PageParams selects a page of one of Clerk's lists that page by offset only:
 // organizations, an organization's memberships and invitations, a user's
 // memberships, roles and permissions.

@@ -11,13 +11,26 @@ import (
 // reads: lists with limit and offset (Clerk's only paging for them) answered as
 // {"data":[…],"total_count":n}, newest first unless order_by says +created_at.
 func (s *Server) handleOrganizations() {
-	s.handle("GET /v1/organizations", s.listOrganizations)
-	s.handle("GET /v1/organizations/{organization_id}", s.getOrganization)
-	s.handle("GET /v1/organizations/{organization_id}/memberships", s.listOrgMemberships)
-	s.handle("GET /v1/organizations/{organization_id}/invitations", s.listOrgInvitations)
-	s.handle("GET /v1/users/{user_id}/organization_memberships", s.listUserMemberships)
-	s.handle("GET /v1/organization_roles", s.listRoles)
-	s.handle("GET /v1/organization_permissions", s.listPermissions)
+	s.handle("GET /v1/organizations", s.orgsEnabled(s.listOrganizations))
+	s.handle("GET /v1/organizations/{organization_id}", s.orgsEnabled(s.getOrganization))
+	s.handle("GET /v1/organizations/{organization_id}/memberships", s.orgsEnabled(s.listOrgMemberships))
+	s.handle("GET /v1/organizations/{organization_id}/invitations", s.orgsEnabled(s.listOrgInvitations))
+	s.handle("GET /v1/users/{user_id}/organization_memberships", s.orgsEnabled(s.listUserMemberships))
+	s.handle("GET /v1/organization_roles", s.orgsEnabled(s.listRoles))
+	s.handle("GET /v1/organization_permissions", s.orgsEnabled(s.listPermissions))
+}
+
+// orgsEnabled answers Clerk's 403 for an instance without organizations
+// (WithoutOrganizations), and h otherwise.
+func (s *Server) orgsEnabled(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.noOrgs {
+			writeError(w, http.StatusForbidden, clerkError{Code: "organization_not_enabled_in_instance", Message: "access denied",
+				LongMessage: "The organizations feature is not enabled for this instance. You can enable it at https://dashboard.clerk.com."})
+			return
+		}
+		h(w, r)
+	}
 }
 
 // pageQuery is the paging of a list of organizations or what belongs to them.

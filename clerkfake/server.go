@@ -31,6 +31,9 @@ type Server struct {
 	keys  map[string]bool
 	store *store
 	orgs  *orgStore
+	// noOrgs answers every organization endpoint as an instance whose
+	// organizations feature is off.
+	noOrgs bool
 
 	mu          sync.Mutex
 	rateLimit   int // 0: by key kind; <0: off
@@ -81,6 +84,13 @@ func WithRateLimit(n int, window time.Duration) Option {
 // creates or changes, and its rate limit windows.
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
+}
+
+// WithoutOrganizations makes the server an instance whose organizations feature is
+// off: every organization endpoint (memberships, invitations, roles and permissions
+// included) answers 403 organization_not_enabled_in_instance, as Clerk does.
+func WithoutOrganizations() Option {
+	return func(s *Server) { s.noOrgs = true }
 }
 
 // WithSeed makes the users and ids the server generates deterministic.

@@ -126,6 +126,9 @@ type BackfillReport struct {
 	PruneCandidates int
 	Gone            []string
 	DryRun          bool
+	// OrganizationsDisabled reports that the Clerk instance has its organizations
+	// feature off: there was nothing of them to import.
+	OrganizationsDisabled bool
 }
 
 // KindReport is what a Backfill did to one kind of object.
@@ -245,6 +248,9 @@ func (s *Syncer) Backfill(ctx context.Context, opts BackfillOptions) (*BackfillR
 	s.finishRun(run, listErr, opts.DryRun, log)
 	if listErr != nil || !opts.Prune {
 		return rep, listErr
+	}
+	if rep.OrganizationsDisabled {
+		scan = nil
 	}
 	return rep, s.prune(ctx, opts, rep, kinds, seen, scan, scanStart, log)
 }

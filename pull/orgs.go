@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -347,7 +348,21 @@ func (s *Syncer) localObjects(ctx context.Context, kind clerksync.Kind, f clerks
 
 // backfillOrgSide imports roles, permissions, organizations, memberships and
 // invitations, as kinds asks.
+//
+// An instance whose organizations feature is off answers every one of those lists
+// 403 organization_not_enabled_in_instance: then there is nothing to import, which
+// the report says (OrganizationsDisabled), and the backfill goes on.
 func (s *Syncer) backfillOrgSide(ctx context.Context, kinds kindSet, opts *BackfillOptions, r *reporter, scan *orgScan, log *slog.Logger) error {
+	err := s.backfillOrgLists(ctx, kinds, opts, r, scan, log)
+	if errors.Is(err, clerkapi.ErrOrganizationsNotEnabled) {
+		log.Info("the organizations feature is off in this Clerk instance: no organization to import")
+		r.rep.OrganizationsDisabled = true
+		return nil
+	}
+	return err
+}
+
+func (s *Syncer) backfillOrgLists(ctx context.Context, kinds kindSet, opts *BackfillOptions, r *reporter, scan *orgScan, log *slog.Logger) error {
 	if kinds[clerksync.KindRole] {
 		if err := s.listKind(ctx, clerksync.KindRole, s.Client.ListRoles, opts, r, log); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/clerkapi"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/pull"
 )
@@ -476,4 +477,41 @@ func dropFromList(rec *httptest.ResponseRecorder, id string) *httptest.ResponseR
 	out.WriteHeader(rec.Code)
 	_, _ = out.Write(b)
 	return out
+}
+
+// TestBackfill_OrganizationsNotEnabled: an instance without organizations answers 403
+// organization_not_enabled_in_instance to every organization list; users are still
+// imported and synced, and nothing fails.
+func TestBackfill_OrganizationsNotEnabled(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	noOrgs := clerkfake.New(clerkfake.WithClock(h.Clock.Now), clerkfake.WithRateLimit(0, 0), clerkfake.WithoutOrganizations())
+	if err := noOrgs.Seed(12); err != nil {
+		t.Fatal(err)
+	}
+	h.Wrap(func(w http.ResponseWriter, r *http.Request, _ http.Handler) { noOrgs.ServeHTTP(w, r) })
+
+	rep, err := h.Syncer.Backfill(ctx, pull.BackfillOptions{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OrganizationsDisabled || rep.Run.Counts.Created != 12 || rep.Run.Status != clerksync.RunSucceeded {
+		t.Fatalf("backfill = %+v (run %+v)", rep, rep.Run)
+	}
+	if got := noOrgs.Requests("GET /v1/organization_roles"); got != 1 {
+		t.Fatalf("%d role requests, want 1", got)
+	}
+	if n := noOrgs.Requests("GET /v1/organizations"); n != 0 {
+		t.Fatalf("%d organization requests after Clerk said organizations are off", n)
+	}
+	u := noOrgs.Users()[0]
+	got, err := h.Syncer.SyncUser(ctx, u.ID)
+	if err != nil || got.After == nil || got.Memberships != nil {
+		t.Fatalf("SyncUser = %+v, %v", got, err)
+	}
+	_, err = h.Syncer.SyncOrganization(ctx, "org_2g7np7Hrk0SN6kj5EDMLDaKNL0S")
+	if clerksync.ErrorCode(err) != clerksync.ECONFIG || !errors.Is(err, clerkapi.ErrOrganizationsNotEnabled) {
+		t.Fatalf("SyncOrganization = %v, want ECONFIG for organizations not enabled", err)
+	}
 }

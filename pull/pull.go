@@ -19,6 +19,7 @@ package pull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -139,7 +140,10 @@ func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error)
 	}
 	if !out.Gone && out.Result.Reason != clerksync.ReasonDeleted {
 		out.Memberships, err = s.syncUserMemberships(ctx, userID, s.logger().With(attrUserID, userID))
-		if err != nil {
+		switch {
+		case errors.Is(err, clerkapi.ErrOrganizationsNotEnabled):
+			// No organizations in this instance: nothing more to sync.
+		case err != nil:
 			return nil, err
 		}
 	}

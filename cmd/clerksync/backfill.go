@@ -125,6 +125,9 @@ func (c *BackfillCommand) summary(w io.Writer, rep *pull.BackfillReport, took ti
 	} else {
 		kindSummary(w, rep, verb, took)
 	}
+	if rep.OrganizationsDisabled {
+		fmt.Fprintln(w, "Organizations: the feature is off in this Clerk instance, so there were none to import")
+	}
 	if p := rep.Prune; p != nil {
 		if ur := rep.Kinds[clerksync.KindUser]; ur != nil {
 			fmt.Fprintf(w, "Prune %s: %s local users created before the scan were not in Clerk's listing; %s checked with Clerk, %s %sdeleted (Clerk answered 404)",

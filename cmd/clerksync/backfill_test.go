@@ -489,3 +489,20 @@ func tableRow(out, kind string) string {
 	}
 	return ""
 }
+
+func TestBackfillCommand_OrganizationsNotEnabled(t *testing.T) {
+	t.Parallel()
+	f := startFakeClerk(t, clerkfake.WithoutOrganizations())
+	if err := f.Seed(5); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runMain(t, f.env(filepath.Join(t.TempDir(), "clerksync.db")), nil, "backfill", "--prune", "--rate-limit", "-1")
+	if code != 0 {
+		t.Fatalf("backfill exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"5 of 5 users read", "Organizations: the feature is off in this Clerk instance"} {
+		if !strings.Contains(stdout, want) {
+			t.Fatalf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+}
