@@ -156,6 +156,10 @@ const (
 	EventSessionRemoved        = "session.removed"
 	EventSessionRevoked        = "session.revoked"
 	EventSessionPending        = "session.pending"
+)
+
+// The object names of Clerk's organization-side objects.
+const (
 	deletedOrganizationObject  = "organization"
 	deletedRoleObject          = "role"
 	deletedPermissionObject    = "permission"

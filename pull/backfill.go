@@ -47,7 +47,7 @@ type BackfillOptions struct {
 	// Kind is recorded as the run's kind: RunBackfill (the default), RunReconcile or
 	// RunPoll (the first pass of a poll).
 	Kind clerksync.RunKind
-	// PageSize is how many users each request asks for, 1 to 500; 0 means
+	// PageSize is how many objects each request asks for, 1 to 500; 0 means
 	// DefaultPageSize.
 	PageSize int
 	// Prune deletes local users that Clerk no longer has once the listing is
