@@ -48,7 +48,7 @@ type DevCommand struct {
 // ParseFlags reads the command's flags and refuses production keys.
 func (c *DevCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("dev [flags]", "Run clerksync against a built-in Clerk emulator, with a development sign-in, "+
-		"fake users and webhooks sent for every change you make: the whole flow on this machine. Development only.", c.Stderr)
+		"fake users and organizations, and webhooks sent for every change you make: the whole flow on this machine. Development only.", c.Stderr)
 	addr := "127.0.0.1:3000"
 	if p := strings.TrimSpace(c.Getenv("PORT")); p != "" && !strings.Contains(p, ":") {
 		addr = "127.0.0.1:" + p
