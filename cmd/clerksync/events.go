@@ -59,7 +59,8 @@ of it and, until its user is deleted, its body. Dead letters are authentic deliv
 that could not be used; they wait in the log for a replay.
 
 Subcommands:
-  list     list entries, newest first (--outcome, --type, --user, --limit, --before, --json)
+  list     list entries, newest first (--outcome, --type, --user, --kind, --object, --limit,
+           --before, --json)
   show     show one entry with its body: events show SVIX_ID [--json]
   replay   decode stored bodies again and apply them: events replay SVIX_ID... or
            events replay --dead-letters [--type TYPE]
@@ -108,6 +109,23 @@ func outcomeNames() string {
 	names := make([]string, len(listedOutcomes))
 	for i, o := range listedOutcomes {
 		names[i] = o.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseKind reads --kind: a kind's name (user, organization, membership, …), or its
+// table's (profiles, organization_memberships, …); its error lists the valid names.
+func parseKind(s string) (clerksync.Kind, error) {
+	if k, ok := clerksync.ParseKind(strings.ToLower(strings.TrimSpace(s))); ok {
+		return k, nil
+	}
+	return 0, usagef("--kind %q is not a kind of object: use one of %s", s, kindNames())
+}
+
+func kindNames() string {
+	names := make([]string, len(clerksync.Kinds))
+	for i, k := range clerksync.Kinds {
+		names[i] = k.String()
 	}
 	return strings.Join(names, ", ")
 }

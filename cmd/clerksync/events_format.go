@@ -16,6 +16,8 @@ import (
 type eventJSON struct {
 	ID         string     `json:"svix_id"`
 	Type       string     `json:"type"`
+	Kind       string     `json:"kind,omitempty"`
+	ObjectID   string     `json:"object_id,omitempty"`
 	UserID     string     `json:"user_id,omitempty"`
 	Outcome    string     `json:"outcome"`
 	Action     string     `json:"action"`
@@ -31,8 +33,8 @@ type eventJSON struct {
 
 func eventToJSON(e *clerksync.Event, withBody bool) eventJSON {
 	j := eventJSON{
-		ID: e.ID, Type: e.Type, UserID: e.UserID, Outcome: e.Outcome.String(), Action: e.Action.String(),
-		Error: e.Error, ReceivedAt: e.ReceivedAt.UTC(), Redacted: e.Redacted, Attempts: e.Attempts,
+		ID: e.ID, Type: e.Type, Kind: e.Kind.String(), ObjectID: e.ObjectID, UserID: e.UserID,
+		Outcome: e.Outcome.String(), Action: e.Action.String(), Error: e.Error, ReceivedAt: e.ReceivedAt.UTC(), Redacted: e.Redacted, Attempts: e.Attempts,
 	}
 	if e.EventTime != 0 {
 		t := time.UnixMilli(e.EventTime).UTC()

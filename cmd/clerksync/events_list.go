@@ -14,6 +14,7 @@ func (c *EventsCommand) list(ctx context.Context, args []string) error {
 	var (
 		common  commonFlags
 		outcome string
+		kind    string
 		f       clerksync.EventFilter
 		asJSON  bool
 	)
@@ -22,6 +23,8 @@ func (c *EventsCommand) list(ctx context.Context, args []string) error {
 	fs.StringVar(&outcome, "outcome", "", "only entries with this outcome: "+outcomeNames())
 	fs.StringVar(&f.Type, "type", "", "only entries of this event type, such as user.updated")
 	fs.StringVar(&f.UserID, "user", "", "only entries about this user id")
+	fs.StringVar(&kind, "kind", "", "only entries about objects of this kind: "+kindNames())
+	fs.StringVar(&f.ObjectID, "object", "", "only entries about this object id, such as org_2abc… or orgmem_2abc…")
 	fs.IntVar(&f.Limit, "limit", 50, "most entries to list (1 to 1000)")
 	fs.StringVar(&f.Before, "before", "", "list the entries received before this svix-id (the last one of the previous page)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per line instead of a table")
@@ -31,10 +34,15 @@ func (c *EventsCommand) list(ctx context.Context, args []string) error {
 	}
 	if len(pos) > 0 {
 		fs.Usage()
-		return usagef("events list takes no arguments, got %q (filter with --type, --user or --outcome)", pos)
+		return usagef("events list takes no arguments, got %q (filter with --type, --user, --kind, --object or --outcome)", pos)
 	}
 	if outcome != "" {
 		if f.Outcome, err = parseListedOutcome(outcome); err != nil {
+			return err
+		}
+	}
+	if kind != "" {
+		if f.Kind, err = parseKind(kind); err != nil {
 			return err
 		}
 	}
@@ -64,7 +72,7 @@ func (c *EventsCommand) list(ctx context.Context, args []string) error {
 		return nil
 	}
 	if len(events) == 0 {
-		if f.Before != "" || f.Outcome != 0 || f.Type != "" || f.UserID != "" {
+		if f != (clerksync.EventFilter{Limit: f.Limit}) {
 			fmt.Fprintln(c.Stdout, "No events match.")
 		} else {
 			fmt.Fprintln(c.Stdout, "The event log is empty.")
@@ -72,11 +80,11 @@ func (c *EventsCommand) list(ctx context.Context, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RECEIVED (UTC)\tSVIX_ID\tTYPE\tUSER\tOUTCOME\tERROR")
+	fmt.Fprintln(tw, "RECEIVED (UTC)\tSVIX_ID\tTYPE\tOBJECT\tUSER\tOUTCOME\tERROR")
 	for i := range events {
 		e := &events[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n",
-			e.ReceivedAt.UTC().Format(time.DateTime), e.ID, orDash(e.Type), orDash(e.UserID),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			e.ReceivedAt.UTC().Format(time.DateTime), e.ID, orDash(e.Type), orDash(e.ObjectID), orDash(e.UserID),
 			outcomeCell(e), orDash(truncate(oneLine(e.Error), 60)))
 	}
 	if err := tw.Flush(); err != nil {

@@ -53,6 +53,8 @@ func (c *EventsCommand) show(ctx context.Context, args []string) error {
 	field := func(name, value string) { fmt.Fprintf(tw, "%s:\t%s\n", name, value) }
 	field("svix_id", e.ID)
 	field("type", orDash(e.Type))
+	field("kind", orDash(e.Kind.String()))
+	field("object", orDash(e.ObjectID))
 	field("user", orDash(e.UserID))
 	field("outcome", e.Outcome.String())
 	field("action", e.Action.String())
