@@ -28,7 +28,9 @@ type Metrics struct {
 	// DeliveryDuration observes how long a webhook delivery took, from its first byte
 	// read to its answer.
 	DeliveryDuration prometheus.Histogram
-	// Changes counts applied changes by source (webhook, api, backfill) and action.
+	// Changes counts applied changes by the kind of object they are about (user,
+	// organization, membership, invitation, role, permission), source (webhook, api,
+	// backfill) and action (created, updated, unchanged, deleted).
 	Changes *prometheus.CounterVec
 	// BatchSize observes how many changes each transaction carried (group commit).
 	BatchSize prometheus.Histogram
@@ -65,8 +67,8 @@ func New() *Metrics {
 		}),
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clerksync_changes_total",
-			Help: "Changes applied to profiles, by source and action.",
-		}, []string{"source", "action"}),
+			Help: "Changes applied to the synced tables, by kind of object, source and action.",
+		}, []string{"kind", "source", "action"}),
 		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "clerksync_batch_changes",
 			Help:    "Changes per database transaction (group commit).",
@@ -113,13 +115,15 @@ func (m *Metrics) ObserveBatch(changes int, took time.Duration, err error) {
 	}
 }
 
-// ObserveApplied counts the applied changes of a durable batch by source and action,
-// whichever way they came (webhooks, polls, the sync button); it fits
-// engine.Config.OnApplied.
+// ObserveApplied counts the applied changes of a durable batch by kind, source and
+// action, whichever way they came (webhooks, polls, the sync button); it fits
+// engine.Config.OnApplied. A change counts once, for the object it is about: the
+// organization a membership event upserts with it, and the memberships and
+// invitations a deletion removes with its object, are not counted apart.
 func (m *Metrics) ObserveApplied(changes []clerksync.Change, results []clerksync.Result) {
 	for i, r := range results {
 		if r.Outcome == clerksync.OutcomeApplied && i < len(changes) {
-			m.Changes.WithLabelValues(string(changes[i].Source), r.Action.String()).Inc()
+			m.Changes.WithLabelValues(changes[i].Kind.String(), string(changes[i].Source), r.Action.String()).Inc()
 		}
 	}
 }

@@ -128,7 +128,7 @@ func TestServe_PollWithoutWebhooks(t *testing.T) {
 		t.Fatalf("profile after the poll = %+v", got)
 	}
 
-	// The metrics count the API's answers and the changes by source.
+	// The metrics count the API's answers and the changes by kind and source.
 	resp, err = http.Get(s.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +137,8 @@ func TestServe_PollWithoutWebhooks(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{
 		`clerksync_clerk_api_requests_total{status="200"}`,
-		`clerksync_changes_total{action="created",source="backfill"} 30`,
-		`clerksync_changes_total{action="updated",source="backfill"} 1`,
+		`clerksync_changes_total{action="created",kind="user",source="backfill"} 30`,
+		`clerksync_changes_total{action="updated",kind="user",source="backfill"} 1`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Fatalf("metrics lack %s:\n%s", want, metrics)
