@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/clerksync/clerksync"
-	"github.com/clerksync/clerksync/storetest"
+	"github.com/clerksync/clerksync/devemu"
 )
 
 // TestBrowser_ProfileOrganizations drives Chromium through the profile's
@@ -23,16 +23,19 @@ func TestBrowser_ProfileOrganizations(t *testing.T) {
 	t.Parallel()
 	dev := MustRunDev(t, map[string]string{"CLERKSYNC_PROFILE_SYNC_INTERVAL": "1ms"})
 	ada := seededUser(t, dev, "Ada")
+	grace := seededUser(t, dev, "Grace")
 	store := dev.serve.store
-	const at = 1_748_779_200_000
-	acme := storetest.NewOrganization("org_2browserAcme", at, at)
-	acme.Name = "Acme Corp"
-	hostile := storetest.NewOrganization("org_2browserZeta", at, at)
-	hostile.Name = `<img src=x onerror="window.__pwned=1">Zeta`
-	hostile.ImageURL = "javascript:window.__pwned=2"
-	inAcme := storetest.NewMembership("orgmem_2browserAcme", acme, ada.ID, "org:member", at+1, at+1)
-	inZeta := storetest.NewMembership("orgmem_2browserZeta", hostile, ada.ID, "org:admin", at+2, at+2)
-	storetest.MustApply(t, store, storetest.Event("msg_browser_acme", "organizationMembership.created", inAcme))
+	// The emulator seeds Acme Inc, which Ada created (its admin).
+	var acme string
+	for _, o := range dev.emu.Fake().Organizations() {
+		if o.Name == "Acme Inc" {
+			acme = o.ID
+		}
+	}
+	if acme == "" {
+		t.Fatal("the emulator seeded no Acme Inc")
+	}
+	const hostileName = `<img src=x onerror="window.__pwned=1">Zeta`
 
 	browser := newBrowser(t, chromium)
 	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
@@ -46,16 +49,23 @@ func TestBrowser_ProfileOrganizations(t *testing.T) {
 	); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
-	if got := text(t, ctx, `.org-list .org-name`); got != "Acme Corp" {
+	if got := text(t, ctx, `.org-list .org-name`); got != "Acme Inc" {
 		t.Fatalf("organizations before the sync: %q", got)
 	}
 	eval[chromedp.Void](t, ctx, `window.__stillHere = true`)
 
-	// Promoted in Acme and added to Zeta, by webhooks the page has not seen.
-	promoted := storetest.NewMembership(inAcme.MembershipID, acme, ada.ID, "org:admin", at+1, at+10)
-	storetest.MustApply(t, store,
-		storetest.Event("msg_browser_promoted", "organizationMembership.updated", promoted),
-		storetest.Event("msg_browser_zeta", "organizationMembership.created", inZeta))
+	// In Clerk, without a webhook: Ada is made a plain member of Acme, and Grace adds
+	// her to an organization whose name is markup. Sync User Data reads both from Clerk.
+	if _, err := dev.emu.SetRole(acme, ada.ID, "org:member", true); err != nil {
+		t.Fatal(err)
+	}
+	zeta, _, err := dev.emu.CreateOrganization(devemu.OrgInput{Name: hostileName, CreatedBy: grace.ID, SkipWebhook: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.emu.AddMember(zeta.ID, ada.ID, "org:admin", true); err != nil {
+		t.Fatal(err)
+	}
 	sync := func(wantOrgs int) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#sync-button`))); err != nil {
@@ -86,24 +96,26 @@ func TestBrowser_ProfileOrganizations(t *testing.T) {
 	}
 	names := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('.org-list .org-name')).map(e => e.textContent)`)
 	// By name: "<" sorts before letters.
-	if len(names) != 2 || names[0] != hostile.Name || names[1] != "Acme Corp" {
+	if len(names) != 2 || names[0] != hostileName || names[1] != "Acme Inc" {
 		t.Fatalf("organizations after the sync: %q", names)
 	}
 	roles := eval[[]string](t, ctx, `Array.from(document.querySelectorAll('.org-list .org-role')).map(e => e.textContent)`)
-	if len(roles) != 2 || roles[0] != "Admin" || roles[1] != "Admin" {
+	if len(roles) != 2 || roles[0] != "Admin" || roles[1] != "Member" {
 		t.Fatalf("roles after the sync: %q", roles)
 	}
-	if eval[bool](t, ctx, `window.__pwned !== undefined || !!document.querySelector('[data-org-id="org_2browserZeta"] img')`) {
-		t.Fatal("a hostile organization name or image URL became markup")
+	if eval[bool](t, ctx, `window.__pwned !== undefined || !!document.querySelector('.org-list .org-name img')`) {
+		t.Fatal("a hostile organization name became markup")
 	}
 	if !eval[bool](t, ctx, `window.__stillHere === true`) {
 		t.Fatal("the page reloaded: the sync should update it in place")
 	}
 
-	// Removed from both: the section says there are none.
-	storetest.MustApply(t, store,
-		storetest.MembershipDeleted("msg_browser_acme_gone", promoted, at+20),
-		storetest.MembershipDeleted("msg_browser_zeta_gone", inZeta, at+20))
+	// Removed from both in Clerk, again without webhooks: the section says there are none.
+	for _, org := range []string{acme, zeta.ID} {
+		if _, err := dev.emu.RemoveMember(org, ada.ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	sync(0)
 	if !eval[bool](t, ctx, `document.querySelector('.org-list').hidden && !document.querySelector('[data-field="organizations_empty"]').hidden`) {
 		t.Fatal("with no organizations left, the section does not say so")
