@@ -59,7 +59,7 @@ const DefaultMaxBodyBytes = 1 << 20
 //     more than 5 minutes from now.
 //   - 405 Method Not Allowed, 413 Content Too Large: not a POST, a body over the cap.
 //   - 500 Internal Server Error: the function returned an error; the entry is sent
-//     again.
+//     again. 503 Service Unavailable instead when the error matches ErrUnavailable.
 //
 // Why a delivery was refused is logged, never told to the caller.
 type Handler struct {
@@ -86,6 +86,12 @@ func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.log = l } }
 func WithVerifierOptions(opts ...svixsig.Option) Option {
 	return func(h *Handler) { h.verify = append(h.verify, opts...) }
 }
+
+// ErrUnavailable, wrapped by an error the function returns, answers the delivery 503
+// Service Unavailable rather than 500: the application is briefly unable to act on
+// the entry (its database is down), not failing on it. Either way clerksync sends the
+// entry again.
+var ErrUnavailable = errors.New("feedhook: unavailable for now")
 
 // ErrInvalidSecret is matched (with errors.Is) by the error New returns for a secret
 // that is not a Signing Secret.
@@ -176,6 +182,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.fn(r.Context(), e); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			h.log.Debug("feedhook: the change is refused for now; clerksync sends it again",
+				slog.String(attrChangeID, e.ID), slog.String(attrType, e.Type), slog.Any(attrError, err))
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "unavailable; send the change again", http.StatusServiceUnavailable)
+			return
+		}
 		h.log.Warn("feedhook: the change was not handled; clerksync sends it again",
 			slog.String(attrChangeID, e.ID), slog.String(attrType, e.Type), slog.Any(attrError, err))
 		http.Error(w, "the change was not handled; send it again", http.StatusInternalServerError)

@@ -2,8 +2,10 @@ package feedhook
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/clerksync/clerksync"
 )
@@ -18,7 +20,8 @@ type Field struct {
 	After json.RawMessage
 }
 
-// Fields returns the columns entry e tells of, in the table's column order:
+// Fields returns the columns entry e tells of, in the order of the table's columns
+// (PostgreSQL's jsonb does not keep the order the entry was written in):
 //
 //   - profile.created and the like: every column of the new row that is not null;
 //   - …updated: the columns that changed, before and after;
@@ -33,6 +36,10 @@ func Fields(e clerksync.FeedEntry) ([]Field, error) {
 	prev, err := objectFields(e.Previous)
 	if err != nil {
 		return nil, fmt.Errorf("previous of %s: %w", e.ID, err)
+	}
+	if e.Kind.Valid() {
+		byColumn(e.Kind.Table(), data)
+		byColumn(e.Kind.Table(), prev)
 	}
 	var out []Field
 	switch e.Action() {
@@ -93,6 +100,21 @@ func objectFields(raw json.RawMessage) ([]namedValue, error) {
 		out = append(out, namedValue{name, v})
 	}
 	return out, nil
+}
+
+// byColumn sorts fields in the order of t's columns, names it lacks last.
+func byColumn(t *clerksync.Table, fields []namedValue) {
+	index := make(map[string]int, len(t.Columns))
+	for i, c := range t.Columns {
+		index[c.Name] = i
+	}
+	pos := func(name string) int {
+		if i, ok := index[name]; ok {
+			return i
+		}
+		return len(t.Columns)
+	}
+	slices.SortStableFunc(fields, func(a, b namedValue) int { return cmp.Compare(pos(a.name), pos(b.name)) })
 }
 
 func isNull(v json.RawMessage) bool {
