@@ -81,6 +81,8 @@ type Emulator struct {
 	store      clerksync.Store
 	skip       map[string]int // user id → changes whose webhook is to be skipped
 	deliveries []Delivery     // newest last, at most maxDeliveries
+
+	changes *changeLog // the receiver of clerksync's changes feed (changes.go)
 }
 
 // maxDeliveries is how many deliveries the emulator's page lists.
@@ -130,6 +132,7 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("devemu: %w", err)
 	}
 	e.views = mustParseViews()
+	e.changes = newChangeLog(e)
 	e.fake.OnChange(e.onChange)
 	return e, nil
 }

@@ -214,7 +214,9 @@ func TestHandlerAnswers(t *testing.T) {
 			r.Body = io.NopCloser(bytes.NewReader(bytes.Replace(body, []byte("a@example"), []byte("b@example"), 1)))
 			return r
 		}, nil, 401, false},
-		{"TooOld", func(t *testing.T) *http.Request { return delivery(t, "chg_1", now.Add(-10*time.Minute), body, "webhook") }, nil, 401, false},
+		{"TooOld", func(t *testing.T) *http.Request {
+			return delivery(t, "chg_1", now.Add(-10*time.Minute), body, "webhook")
+		}, nil, 401, false},
 		{"NoHeaders", func(t *testing.T) *http.Request {
 			return httptest.NewRequest(http.MethodPost, "/clerksync", bytes.NewReader(body))
 		}, nil, 400, false},
