@@ -34,6 +34,10 @@ type feedSettings struct {
 
 	endpoints []forward.Endpoint
 
+	// tune, set by tests, adjusts the forwarder's settings: a backoff in milliseconds
+	// compresses an outage of minutes.
+	tune func(*forward.Config)
+
 	notify    broadcast.Broadcaster
 	forwarder *forward.Forwarder
 	cancel    context.CancelFunc
@@ -138,7 +142,7 @@ func (f *feedSettings) start(ctx context.Context, store clerksync.Store, m *metr
 			Help: "Deliveries of the changes feed to the application's endpoints, by endpoint and result (ok or failed).",
 		}, []string{"endpoint", "result"})
 		m.Register(attempts)
-		fw, err := forward.New(forward.Config{
+		cfg := forward.Config{
 			Store: fs, Endpoints: f.endpoints, Secret: f.secret, Logger: logger,
 			OnDelivery: func(a forward.Attempt) {
 				result := "ok"
@@ -147,7 +151,11 @@ func (f *feedSettings) start(ctx context.Context, store clerksync.Store, m *metr
 				}
 				attempts.WithLabelValues(a.Endpoint, result).Inc()
 			},
-		})
+		}
+		if f.tune != nil {
+			f.tune(&cfg)
+		}
+		fw, err := forward.New(cfg)
 		if err != nil {
 			return &usageError{err}
 		}
