@@ -27,6 +27,7 @@ type appEndpoint struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	delay    time.Duration // how long each acknowledgement takes
 	refusing bool
 	attempts map[string]int        // entry id → deliveries
 	acked    []clerksync.FeedEntry // in the order acknowledged
@@ -64,6 +65,10 @@ func (a *appEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not an entry", http.StatusBadRequest)
 		return
 	}
+	a.mu.Lock()
+	delay := a.delay
+	a.mu.Unlock()
+	time.Sleep(delay)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.attempts[e.ID]++
