@@ -135,9 +135,14 @@ func (c *ReceiveCommand) Run(ctx context.Context, args []string) error {
 			return fmt.Errorf("http server: %w", err)
 		}
 	}
-	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// Ctrl-C: let the deliveries being printed finish, then close. A connection that
+	// the forwarder opened but has sent nothing on yet would hold Shutdown for seconds.
+	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	return srv.Shutdown(shut)
+	if err := srv.Shutdown(shut); err != nil {
+		_ = srv.Close()
+	}
+	return nil
 }
 
 // handle prints a verified entry, or refuses it with 503 as --fail-rate asks: the
