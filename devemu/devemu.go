@@ -84,6 +84,8 @@ type Emulator struct {
 	skipOrg    map[string]int // organization id → changes under way whose webhooks are skipped
 	deliveries []Delivery     // newest last, at most maxDeliveries
 	seq        uint64         // of the last delivery recorded
+
+	changes *changeLog // the receiver of clerksync's changes feed (changes.go)
 }
 
 // maxDeliveries is how many deliveries the emulator's page lists.
@@ -134,6 +136,7 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("devemu: %w", err)
 	}
 	e.views = mustParseViews()
+	e.changes = newChangeLog(e)
 	e.fake.OnChange(e.onChange)
 	e.fake.OnOrgChange(e.onOrgChange)
 	return e, nil

@@ -57,6 +57,7 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("GET /dev/assets/dev.css", e.handleCSS)
 	mux.Handle(APIPath+"/v1/", http.StripPrefix(APIPath, e.fake))
 	mux.Handle("GET "+JWKSPath, e.issuer)
+	e.changes.routes(e, mux)
 	// Browsers say where a form comes from (Sec-Fetch-Site, Origin); programs that
 	// call the fake API say nothing and pass.
 	return http.NewCrossOriginProtection().Handler(mux)

@@ -161,6 +161,8 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 		"CLERK_API_URL":            c.emu.APIURL(),
 		"CLERK_AUTHORIZED_PARTIES": strings.Join(parties, ","),
 		"CLERK_SIGN_IN_URL":        devemu.SignInPath,
+		"CLERKSYNC_FORWARD_URL":    c.emu.ChangesURL(), // the emulator's receiver (devemu/changes.go)
+		"CLERKSYNC_FORWARD_SECRET": c.emu.ChangesSecret(),
 		"LOG_LEVEL":                c.logLevel,
 		"LOG_FORMAT":               c.logFormat,
 	}
@@ -201,6 +203,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
     Profile page   %[1]s/profile
     Drop-in        <script src="%[1]s/profile-sync.js" async></script>
     Webhooks       POST %[1]s/api/webhooks/clerk (secret generated for this run)
+    Changes feed   %[1]s/dev/changes (forwarded to the emulator's receiver)
     Database       %[2]s
 
   Press Ctrl+C to stop.
