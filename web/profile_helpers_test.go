@@ -59,7 +59,6 @@ type logBuffer = syncbuf.Buffer
 // profileOptions adjusts the environment of one test.
 type profileOptions struct {
 	noProfile   bool // Server.Profile nil
-	wrapSyncer  func(web.UserSyncer) web.UserSyncer
 	noSessions  bool // ProfileConfig.Sessions nil
 	noSyncer    bool // ProfileConfig.Syncer nil
 	noParties   bool // no authorized parties: this server's own origin only
@@ -122,9 +121,6 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 		}
 		if opt.noSyncer {
 			cfg.Syncer = nil
-		}
-		if opt.wrapSyncer != nil {
-			cfg.Syncer = opt.wrapSyncer(cfg.Syncer)
 		}
 		srv.Profile = cfg
 	}

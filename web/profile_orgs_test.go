@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -12,17 +11,15 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clerksync/clerksync"
-	"github.com/clerksync/clerksync/pull"
+	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/session"
 	"github.com/clerksync/clerksync/storetest"
-	"github.com/clerksync/clerksync/web"
 )
 
 // orgAt is Clerk's created_at and updated_at of the organizations of these tests.
@@ -191,65 +188,36 @@ func TestProfileAPI_Organizations(t *testing.T) {
 	}
 }
 
-// membershipSyncer is the syncer of Sync User Data, which syncs the user's
-// memberships too: after reading the user from Clerk it applies the memberships a
-// test queues, as reading them from Clerk would.
-type membershipSyncer struct {
-	web.UserSyncer
-	store clerksync.Store
-
-	mu      sync.Mutex
-	pending []clerksync.Change
-}
-
-func (s *membershipSyncer) queue(cs ...clerksync.Change) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pending = append(s.pending, cs...)
-}
-
-func (s *membershipSyncer) SyncUser(ctx context.Context, userID string) (*pull.UserSync, error) {
-	us, err := s.UserSyncer.SyncUser(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	cs := s.pending
-	s.pending = nil
-	s.mu.Unlock()
-	if len(cs) > 0 {
-		if _, err := s.store.Apply(ctx, cs); err != nil {
-			return nil, err
-		}
-	}
-	return us, nil
-}
-
 func TestProfileAPI_SyncShowsOrganizations(t *testing.T) {
 	t.Parallel()
-	var syncer *membershipSyncer
-	e := MustRunProfileServer(t, profileOptions{wrapSyncer: func(s web.UserSyncer) web.UserSyncer {
-		syncer = &membershipSyncer{UserSyncer: s}
-		return syncer
-	}})
-	syncer.store = e.Store
+	e := MustRunProfileServer(t, profileOptions{})
 	ada := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
 	e.MustStore(t, ada)
-	acme := storetest.NewOrganization("org_2acme", orgAt, orgAt)
-	acme.Name = "Acme Corp"
-	m := e.MustJoin(t, "orgmem_2adaAcme", acme, ada.ID, "org:member")
 	// Tokens live a minute: each request gets a fresh one.
 	token := func() string { return e.OrgToken(t, ada.ID, "org_2zeta") }
+	// Ada is a member of Acme in Clerk, and clerksync has synced her.
+	if _, err := e.Fake.CreateOrganization(clerkfake.OrganizationParams{ID: "org_2acme", Name: "Acme Corp"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Fake.AddMember("org_2acme", ada.ID, "org:member"); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(time.Minute)
+	if r := e.Do(t, request{method: http.MethodPost, path: "/api/profile/sync", bearer: token()}); r.Status != http.StatusOK {
+		t.Fatalf("first sync = %d: %s", r.Status, r.Body)
+	}
 
 	// In Clerk, Ada became an admin of Acme and joined Zeta, the organization her
-	// session is active in.
-	promoted := storetest.NewMembership(m.MembershipID, acme, ada.ID, "org:admin", orgAt+1, orgAt+50)
-	zeta := storetest.NewOrganization("org_2zeta", orgAt, orgAt)
-	zeta.Name = "Zeta"
-	syncer.queue(
-		clerksync.Upsert(promoted, clerksync.SourceAPI),
-		clerksync.Upsert(storetest.NewMembership("orgmem_2adaZeta", zeta, ada.ID, "org:member", orgAt+60, orgAt+60), clerksync.SourceAPI),
-	)
+	// session is active in; clerksync heard of neither.
+	if _, err := e.Fake.UpdateMember("org_2acme", ada.ID, "org:admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Fake.CreateOrganization(clerkfake.OrganizationParams{ID: "org_2zeta", Name: "Zeta"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Fake.AddMember("org_2zeta", ada.ID, "org:member"); err != nil {
+		t.Fatal(err)
+	}
 	e.Clock.Advance(time.Minute)
 	r := e.Do(t, request{method: http.MethodPost, path: "/api/profile/sync", bearer: token()})
 	if r.Status != http.StatusOK {
@@ -287,7 +255,9 @@ func TestProfileAPI_SyncShowsOrganizations(t *testing.T) {
 	if !strings.Contains(page.Body, `data-org-id="org_2zeta"`) {
 		t.Fatalf("page before the removal lacks Zeta:\n%s", page.Body)
 	}
-	syncer.queue(storetest.MembershipDeleted("msg_zeta_removed", storetest.NewMembership("orgmem_2adaZeta", zeta, ada.ID, "org:member", orgAt+60, orgAt+60), orgAt+70))
+	if _, err := e.Fake.RemoveMember("org_2zeta", ada.ID); err != nil {
+		t.Fatal(err)
+	}
 	e.Clock.Advance(time.Minute)
 	post := e.Do(t, request{method: http.MethodPost, path: "/profile/sync", cookie: token(), form: url.Values{"csrf_token": {csrf}}, origin: e.URL})
 	if post.Status != http.StatusSeeOther {
