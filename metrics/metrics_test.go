@@ -25,20 +25,7 @@ import (
 func TestChangesByKind(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := metrics.New()
-	eng := engine.New(store, engine.Config{OnBatch: m.ObserveBatch, OnApplied: m.ObserveApplied})
-	t.Cleanup(func() {
-		if err := eng.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := store.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	m, eng := newEngine(t)
 
 	const at = 1_716_883_200_000
 	org := storetest.NewOrganization("org_acme", at, at)
@@ -68,18 +55,7 @@ func TestChangesByKind(t *testing.T) {
 		}
 	}
 
-	rec := httptest.NewRecorder()
-	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	body, err := io.ReadAll(rec.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for line := range strings.Lines(string(body)) {
-		if strings.HasPrefix(line, "clerksync_changes_total{") {
-			got = append(got, strings.TrimSpace(line))
-		}
-	}
+	got := scrape(t, m, "clerksync_changes_total{")
 	want := []string{
 		`clerksync_changes_total{action="created",kind="invitation",source="webhook"} 1`,
 		`clerksync_changes_total{action="created",kind="membership",source="webhook"} 1`,
@@ -94,4 +70,83 @@ func TestChangesByKind(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("clerksync_changes_total (-want +got):\n%s", diff)
 	}
+}
+
+// TestRepairs: what a listing of the Backend API (reconcile, poll, backfill) changed is
+// counted as a repair, by kind and action; what it found already in place, and what a
+// webhook or a read of one object (Sync User Data) changed, is not.
+func TestRepairs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, eng := newEngine(t)
+	const at = 1_716_883_200_000
+	listed := func(o clerksync.Object) clerksync.Change { return clerksync.Upsert(o, clerksync.SourceBackfill) }
+	org := storetest.NewOrganization("org_missed", at, at)
+	batches := [][]clerksync.Change{
+		{
+			listed(org),
+			clerksync.UpsertUser(storetest.NewProfile("user_missed", at), clerksync.SourceBackfill),
+			storetest.Upsert("msg_u", storetest.NewProfile("user_hooked", at)),
+			clerksync.UpsertUser(storetest.NewProfile("user_synced", at), clerksync.SourceAPI),
+		},
+		// Already in place: unchanged, not a repair.
+		{listed(org), clerksync.UpsertUser(storetest.NewProfile("user_hooked", at), clerksync.SourceBackfill)},
+		{
+			listed(storetest.NewOrganization(org.OrgID, at, at+5)),
+			clerksync.Delete(clerksync.UserKey("user_hooked"), clerksync.SourceBackfill),
+		},
+	}
+	for _, b := range batches {
+		if _, err := eng.ApplyWait(ctx, b...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		`clerksync_repairs_total{action="created",kind="organization"} 1`,
+		`clerksync_repairs_total{action="created",kind="user"} 1`,
+		`clerksync_repairs_total{action="deleted",kind="user"} 1`,
+		`clerksync_repairs_total{action="updated",kind="organization"} 1`,
+	}
+	if diff := cmp.Diff(want, scrape(t, m, "clerksync_repairs_total{")); diff != "" {
+		t.Fatalf("clerksync_repairs_total (-want +got):\n%s", diff)
+	}
+}
+
+// newEngine returns metrics and an engine over a new SQLite store, wired as serve
+// wires them.
+func newEngine(t *testing.T) (*metrics.Metrics, *engine.Engine) {
+	t.Helper()
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	eng := engine.New(store, engine.Config{OnBatch: m.ObserveBatch, OnApplied: m.ObserveApplied})
+	t.Cleanup(func() {
+		if err := eng.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := store.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return m, eng
+}
+
+// scrape returns the lines of m's /metrics that start with prefix.
+func scrape(t *testing.T, m *metrics.Metrics, prefix string) []string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body, err := io.ReadAll(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, prefix) {
+			got = append(got, strings.TrimSpace(line))
+		}
+	}
+	return got
 }
