@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,12 +43,19 @@ func TestDev_ChangesFeed(t *testing.T) {
 	if out := c.Stdout.(*syncBuffer).String(); !strings.Contains(out, c.URL()+"/dev/changes") {
 		t.Errorf("the banner does not show the changes page:\n%s", out)
 	}
-	// The three seeded users that arrived by webhook.
-	got := waitReceived(t, c, 3)
+	// The seed that arrived by webhook: three users, and Acme Inc with Ada and Grace as
+	// members and Alan invited.
+	got := waitReceived(t, c, 7)
+	seeded := map[string]int{}
 	for _, rc := range got {
-		if rc.Entry.Type != "profile.created" || rc.Entry.Source != clerksync.SourceWebhook || rc.Attempts != 1 {
-			t.Errorf("seeded entry %+v", rc)
+		seeded[rc.Entry.Type]++
+		if rc.Entry.Source != clerksync.SourceWebhook || rc.Attempts != 1 {
+			t.Errorf("seeded entry %s %s: source %s, %d attempts; want a webhook's, delivered once", rc.Entry.Type, rc.Entry.ObjectID, rc.Entry.Source, rc.Attempts)
 		}
+	}
+	want := map[string]int{"profile.created": 3, "organization.created": 1, "membership.created": 2, "invitation.created": 1}
+	if !maps.Equal(seeded, want) {
+		t.Errorf("the seed's entries: %v; want %v", seeded, want)
 	}
 
 	// Katherine, whose webhook never came, signs in: the profile page syncs her, and
@@ -60,7 +68,7 @@ func TestDev_ChangesFeed(t *testing.T) {
 	// Ada renamed with her webhook.
 	ada := seededUser(t, c, "Ada")
 	postForm(t, b, c.URL()+"/dev/users/"+ada.ID, c.URL(), url.Values{"first_name": {"Augusta"}})
-	got = waitReceived(t, c, 5)
+	got = waitReceived(t, c, 9)
 	byType := map[string]devemu.ReceivedChange{}
 	for _, rc := range got {
 		byType[rc.Entry.Type+" "+rc.Entry.ObjectID] = rc
