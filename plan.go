@@ -426,10 +426,10 @@ func (p *planner) put(i int, c *Change, o Object, a Action) {
 	before := p.stored(key)
 	p.write(i, key, row, o.RawJSON())
 	_, updated := o.Versions()
-	switch {
-	case a == ActionCreated:
+	switch a {
+	case ActionCreated:
 		p.feed(c, key, ActionCreated, updated, feedData(t, row), nil)
-	case a == ActionUpdated:
+	case ActionUpdated:
 		prev := feedPrevious(t, before.Row, row)
 		if prev != nil {
 			p.feed(c, key, ActionUpdated, updated, feedData(t, row), prev)

@@ -133,7 +133,7 @@ func (s *Server) CreateOrganization(p OrganizationParams) (*Organization, error)
 	return answer, nil
 }
 
-// ErrInvalidParams: the parameters of a change are not acceptable.
+// ErrInvalidParams says the parameters of a change are not acceptable.
 var ErrInvalidParams = fmt.Errorf("clerkfake: invalid parameters")
 
 // newMember returns a membership of user in e with role at ms. The caller holds mu.

@@ -111,7 +111,7 @@ func orgError(err error) error {
 		clerkfake.ErrRoleNotFound, clerkfake.ErrInvitationNotFound, clerkfake.ErrMembershipNotFound} {
 		if errors.Is(err, known) {
 			msg := strings.TrimPrefix(known.Error(), "clerkfake: ")
-			if known == clerkfake.ErrInvalidParams {
+			if errors.Is(known, clerkfake.ErrInvalidParams) {
 				msg = err.Error()[strings.LastIndex(err.Error(), ": ")+2:]
 			}
 			return fmt.Errorf("%w: %s", ErrInvalidInput, msg)

@@ -87,7 +87,7 @@ func WithVerifierOptions(opts ...svixsig.Option) Option {
 	return func(h *Handler) { h.verify = append(h.verify, opts...) }
 }
 
-// ErrUnavailable, wrapped by an error the function returns, answers the delivery 503
+// ErrUnavailable answers, when an error the function returns wraps it, the delivery 503
 // Service Unavailable rather than 500: the application is briefly unable to act on
 // the entry (its database is down), not failing on it. Either way clerksync sends the
 // entry again.

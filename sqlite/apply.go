@@ -225,7 +225,7 @@ func (t *txn) stmt(q string) (*sql.Stmt, error) {
 
 // exec runs the statement q in the transaction.
 func (t *txn) exec(q string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(q)
+	st, err := t.stmt(q) //nolint:sqlclosecheck // a statement of the store's cache, closed with the store
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func (t *txn) exec(q string, args ...any) (sql.Result, error) {
 
 // query runs the query q in the transaction.
 func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
-	st, err := t.stmt(q)
+	st, err := t.stmt(q) //nolint:sqlclosecheck // a statement of the store's cache, closed with the store
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,7 @@ func (t *txn) query(q string, args ...any) (*sql.Rows, error) {
 
 // queryRow runs the query q, which answers one row, in the transaction.
 func (t *txn) queryRow(q string, args ...any) *sql.Row {
-	st, err := t.stmt(q)
+	st, err := t.stmt(q) //nolint:sqlclosecheck // a statement of the store's cache, closed with the store
 	if err != nil {
 		// A statement that cannot be prepared fails its Scan: run it unprepared, which
 		// fails the same way.

@@ -33,6 +33,9 @@ func rawRow(t *testing.T, s clerksync.Store, key clerksync.ObjectKey) (bool, map
 		t.Fatal(err)
 	}
 	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			t.Fatalf("read %s: %v", key, err)
+		}
 		return false, nil
 	}
 	vals := make([]any, len(names))

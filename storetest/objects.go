@@ -57,7 +57,7 @@ func NewMembership(id string, org *clerksync.Organization, userID, role string, 
 	}
 	m.Raw = mustJSON(map[string]any{
 		"object": "organization_membership", "id": m.MembershipID, "role": m.Role, "role_name": m.RoleName,
-		"permissions": m.Permissions, "public_metadata": m.PublicMetadata, "organization": json.RawMessage(o.Raw),
+		"permissions": m.Permissions, "public_metadata": m.PublicMetadata, "organization": o.Raw,
 		"public_user_data": map[string]any{"user_id": userID, "first_name": "Member", "last_name": nil,
 			"image_url": "https://img.clerk.com/" + userID, "has_image": false, "identifier": userID + "@example.com"},
 		"created_at": m.CreatedAt, "updated_at": m.UpdatedAt,

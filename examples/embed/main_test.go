@@ -55,7 +55,7 @@ func TestEmbeddedApp(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("application's home page")) {
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte("application's home page")) {
 		t.Fatalf("GET / = %d %q; want the application's page", resp.StatusCode, body)
 	}
 
@@ -70,7 +70,7 @@ func TestEmbeddedApp(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
+		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("delivery = %d", resp.StatusCode)
 		}
 	}

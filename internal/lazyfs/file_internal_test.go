@@ -2,6 +2,7 @@ package lazyfs
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -66,7 +67,7 @@ func TestLazyFile_Model(t *testing.T) {
 			}
 			got := make([]byte, len(current)+100)
 			n, err := lf.ReadAt(got, 0)
-			if err != nil && err != io.EOF {
+			if err != nil && !errors.Is(err, io.EOF) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got[:n], current) || lf.Size() != int64(len(current)) {

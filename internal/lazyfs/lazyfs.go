@@ -170,7 +170,7 @@ func (lfs *FS) file(path string) (*lazyFile, error) {
 	if err := syscall.Lstat(path, &st); err != nil {
 		return nil, err
 	}
-	id := fileID{uint64(st.Dev), st.Ino}
+	id := fileID{uint64(st.Dev), st.Ino} //nolint:unconvert // st.Dev is not a uint64 on every platform
 	lfs.filesMu.Lock()
 	defer lfs.filesMu.Unlock()
 	if lf := lfs.files[id]; lf != nil {
@@ -180,7 +180,7 @@ func (lfs *FS) file(path string) (*lazyFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || (fileID{uint64(st.Dev), st.Ino}) != id {
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || (fileID{uint64(st.Dev), st.Ino}) != id { //nolint:unconvert // st.Dev is not a uint64 on every platform
 		f.Close()
 		return nil, syscall.ESTALE // replaced meanwhile
 	}
@@ -211,7 +211,7 @@ func idOf(path string) (fileID, bool) {
 	if err := syscall.Lstat(path, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return fileID{}, false
 	}
-	return fileID{uint64(st.Dev), st.Ino}, true
+	return fileID{uint64(st.Dev), st.Ino}, true //nolint:unconvert // st.Dev is not a uint64 on every platform
 }
 
 // unlinked forgets the lazyFile of a backing file that lost a name, when that was its

@@ -323,16 +323,16 @@ func TestSQLite(t *testing.T) {
 	}
 	line, _ := bufio.NewReader(stdout).ReadString('\n')
 	if line != "ready\n" {
-		child.Process.Kill()
-		child.Wait()
+		_ = child.Process.Kill()
+		_ = child.Wait()
 		t.Fatalf("the SQLite writer said %q\n%s", line, stderr.String())
 	}
 	if st := d.fs.Stats(); st.Syncs == 0 || st.Writes == 0 {
 		t.Fatalf("SQLite's writes and fsyncs did not reach the file system: %+v", st)
 	}
 	d.fs.Cut()
-	child.Process.Kill()
-	child.Wait()
+	_ = child.Process.Kill()
+	_ = child.Wait()
 	stdin.Close()
 	d.cut()
 

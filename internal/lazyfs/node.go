@@ -109,7 +109,7 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 		return nil, nil, 0, errno
 	}
 	if r, ok := fh.(fs.FileReleaser); ok {
-		r.Release(ctx)
+		_ = r.Release(ctx)
 	}
 	// The child is not in the tree yet, so it has no path of its own.
 	lf, err := n.fs.file(filepath.Join(n.backingPath(), name))
