@@ -456,6 +456,8 @@ type FeedStore interface {
 	// ForwardPositions returns the position of every endpoint that has one.
 	ForwardPositions(ctx context.Context) (map[string]int64, error)
 	// PruneChanges deletes the entries recorded before t whose seq is at most upTo
-	// and returns how many it deleted.
+	// and returns how many it deleted. It deletes from the start of the feed, in seq
+	// order, and stops at the first entry recorded at t or later: an older entry after
+	// it (a writer's clock stepped back) waits for the next prune.
 	PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error)
 }

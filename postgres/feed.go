@@ -152,15 +152,26 @@ func (s *Store) ForwardPositions(ctx context.Context) (map[string]int64, error) 
 }
 
 // PruneChanges deletes the entries recorded before t whose seq is at most upTo, in
-// chunks, and returns how many it deleted.
+// chunks, and returns how many it deleted (see clerksync.FeedStore). The feed has no
+// index on created_at, which every change would write: entries are recorded in seq
+// order (give or take a writer's clock), so the first one recorded at t or later
+// bounds the range to delete, and finding it reads only the entries about to go.
 func (s *Store) PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
+	var newer *int64
+	err := s.pool.QueryRow(ctx, `SELECT seq FROM clerksync_changes WHERE created_at >= $1 ORDER BY seq LIMIT 1`, before).Scan(&newer)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, classify("prune the changes feed", err)
+	}
+	if newer != nil {
+		upTo = min(upTo, *newer-1)
+	}
 	total := 0
 	for {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM clerksync_changes WHERE seq IN (
-    SELECT seq FROM clerksync_changes WHERE created_at < $1 AND seq <= $2 ORDER BY seq LIMIT $3)`, before, upTo, pruneChunk)
+    SELECT seq FROM clerksync_changes WHERE seq <= $1 ORDER BY seq LIMIT $2)`, upTo, pruneChunk)
 		if err != nil {
 			return total, classify("prune the changes feed", err)
 		}

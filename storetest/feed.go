@@ -255,6 +255,14 @@ func testPruneChanges(t *testing.T, open Opener) {
 	if len(left) != 1 || left[0].ObjectID != "user_p3" {
 		t.Fatalf("left: %v", types(left))
 	}
+	// Emptied, the feed never gives a seq again: a reader's cursor stays valid.
+	if n, err := f.PruneChanges(ctx, Epoch.Add(24*time.Hour), all[2].Seq); err != nil || n != 1 {
+		t.Fatalf("PruneChanges = %d, %v; want 1", n, err)
+	}
+	MustApply(t, s, Upsert("msg_user_p4", NewProfile("user_p4", start)))
+	if next := AllChanges(t, f, 0); len(next) != 1 || next[0].Seq <= all[2].Seq {
+		t.Fatalf("after pruning every entry, the next is %v; want one with a seq above %d", next, all[2].Seq)
+	}
 }
 
 // FoldFeed replays entries, in order, into the state they describe: the data of every
