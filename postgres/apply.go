@@ -192,8 +192,19 @@ func lockKeys(changes []clerksync.Change) []int64 {
 	return slices.Compact(keys)
 }
 
-// begin queues the start of a batch's transaction: BEGIN and its locks.
+// beginStatements is how many statements begin queues.
+const beginStatements = 3
+
+// begin queues the start of a batch's transaction: BEGIN, custom plans, and its locks.
+//
+// The batch's statements are prepared once per connection and run with arrays of ids,
+// such as svix_id = ANY($1). Left to itself, PostgreSQL switches a prepared statement
+// to a generic plan after a few runs and keeps it: a generic plan made while the event
+// log was small scans the whole table for every batch once it is large (more than
+// twice the database's CPU per delivery, measured). Planning each run for the values
+// and table sizes at hand costs far less than one such scan.
 func begin(pb *pgx.Batch, locks []int64) {
 	pb.Queue("BEGIN")
+	pb.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
 	pb.Queue("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", locks)
 }

@@ -186,7 +186,7 @@ func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, b *batch) (*clerks
 
 	br := conn.SendBatch(ctx, pb)
 	defer br.Close()
-	for range 2 { // BEGIN, locks
+	for range beginStatements {
 		if _, err := br.Exec(); err != nil {
 			return nil, err
 		}
