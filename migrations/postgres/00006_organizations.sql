@@ -171,6 +171,26 @@ CREATE TABLE clerksync_forward_positions (
     updated_at timestamptz NOT NULL
 );
 
+-- Stored as profiles are (00004, 00005): a row up to 4 KB in one piece, uncompressed;
+-- a longer one compressed with lz4 (where the server has it) rather than pglz, whose
+-- cost is paid on every write. A rich user's changes-feed entry is 2-3 KB.
+ALTER TABLE clerksync_changes SET (toast_tuple_target = 4096);
+ALTER TABLE organizations SET (toast_tuple_target = 4096, fillfactor = 70);
+ALTER TABLE organization_memberships SET (toast_tuple_target = 4096, fillfactor = 70);
+ALTER TABLE organization_invitations SET (toast_tuple_target = 4096);
+-- +goose StatementBegin
+DO $$
+BEGIN
+    ALTER TABLE clerksync_changes ALTER COLUMN data SET COMPRESSION lz4, ALTER COLUMN previous SET COMPRESSION lz4;
+    ALTER TABLE organizations ALTER COLUMN raw SET COMPRESSION lz4;
+    ALTER TABLE organization_memberships ALTER COLUMN raw SET COMPRESSION lz4;
+    ALTER TABLE organization_invitations ALTER COLUMN raw SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+    RAISE NOTICE 'lz4 is not available on this server; long values stay compressed with pglz';
+END
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
 DROP TABLE clerksync_forward_positions;
 DROP TABLE clerksync_changes;
