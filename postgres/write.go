@@ -105,7 +105,7 @@ FROM unnest($1::text[], $2::int[]) AS d(id, n) WHERE e.svix_id = d.id`
     UPDATE clerksync_changes_seq SET last_seq = last_seq + $1 RETURNING last_seq
 ), ins AS (
     INSERT INTO clerksync_changes (seq, id, type, object_id, source, event_id, occurred_at, created_at, data, previous)
-    SELECT s.last_seq - $1 + u.ord, u.id, u.type, u.object_id, u.source, u.event_id, u.occurred_at, $2, u.data::jsonb, u.previous::jsonb
+    SELECT s.last_seq - $1 + u.ord, u.id, u.type, u.object_id, u.source, u.event_id, u.occurred_at, $2, u.data::json, u.previous::json
     FROM s, unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[])
         WITH ORDINALITY AS u(id, type, object_id, source, event_id, occurred_at, data, previous, ord)
 )
