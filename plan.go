@@ -8,15 +8,51 @@ import (
 	"time"
 )
 
-// A store applies a batch of changes in three steps, the same on every database:
+// A store applies a batch of changes in four steps, the same on every database:
 //
-//  1. it reads what KeysOf says the batch depends on into a Snapshot (inside the
-//     batch's transaction, after taking whatever locks keep it from changing);
-//  2. Plan decides every change in order (Decide), over the snapshot and what the
+//  1. NewBatch validates the changes and builds each object's row, once;
+//  2. the store reads what Batch.Keys says the batch depends on into a Snapshot
+//     (inside the batch's transaction, after taking whatever locks keep it from
+//     changing);
+//  3. Plan decides every change in order (Decide), over the snapshot and what the
 //     batch's earlier changes did, and returns a WriteSet;
-//  3. it writes the WriteSet and commits.
+//  4. the store writes the WriteSet and commits.
 //
 // The rules live in Decide and Plan alone; the stores do I/O.
+
+// Batch is a batch of changes prepared for a store: each change validated, and the row
+// of each change's object built once for Keys, Plan and the store's own use.
+type Batch struct {
+	Changes []Change
+	// Poison[i], when not "", says why Changes[i] is recorded as a dead letter
+	// instead of applied: what Validate found wrong with it, or a refusal of the
+	// database the store learnt of and records here before planning again.
+	Poison []string
+	rows   []Row
+}
+
+// NewBatch prepares changes for a store. The changes and their objects must not be
+// modified while the batch is in use.
+func NewBatch(changes []Change) *Batch {
+	b := &Batch{Changes: changes, Poison: make([]string, len(changes)), rows: make([]Row, len(changes))}
+	for i := range changes {
+		c := &changes[i]
+		var row Row
+		if c.Object != nil && c.Kind.Valid() && c.Object.ObjectKey().Kind == c.Kind {
+			row = c.Object.AppendRow(make(Row, 0, len(c.Kind.Table().Columns)))
+		}
+		if err := c.validate(row); err != nil {
+			b.Poison[i] = ErrorMessage(err)
+			continue
+		}
+		b.rows[i] = row
+	}
+	return b
+}
+
+// Row returns the row of the object change i carries (its synced_at and sync_source
+// not set), nil when it carries none or is not valid. The caller must not modify it.
+func (b *Batch) Row(i int) Row { return b.rows[i] }
 
 // numKinds sizes the arrays indexed by Kind.
 const numKinds = int(KindPermission) + 1
@@ -54,8 +90,9 @@ func slotOf(t *Table, row Row) []string {
 	return vals
 }
 
-// KeysOf returns what the batch changes depends on.
-func KeysOf(changes []Change) *Keys {
+// Keys returns what the batch depends on.
+func (b *Batch) Keys() *Keys {
+	changes := b.Changes
 	k := &Keys{}
 	seen := make(map[string]struct{}, len(changes)*2)
 	add := func(list *[]string, tag byte, id string) {
@@ -85,10 +122,10 @@ func KeysOf(changes []Change) *Keys {
 		if c.Op == OpDelete && (c.Kind == KindUser || c.Kind == KindOrganization) {
 			add(&k.Children[c.Kind], byte('A'+c.Kind), c.ID)
 		}
-		if c.Object == nil {
+		row := b.rows[i]
+		if row == nil {
 			continue
 		}
-		row := c.Object.AppendRow(nil)
 		if t.Parent != "" {
 			add(&k.IDs[t.ParentKind], byte('a'+t.ParentKind), RowText(row[t.Col(t.Parent)]))
 		}
@@ -283,19 +320,19 @@ type EventWrite struct {
 	Redacted bool
 }
 
-// Plan decides the batch changes over snap, the state read for KeysOf(changes), and
-// returns what to write. poison[i], when not "", says why changes[i] cannot be applied:
-// it is recorded as a dead letter (unless it is a duplicate) and changes nothing else.
-// now stamps synced_at and the feed's entries.
-func Plan(changes []Change, poison []string, snap *Snapshot, now time.Time) *WriteSet {
-	p := planner{snap: snap, now: now, nowMs: now.UnixMilli(), ws: &WriteSet{Results: make([]Result, len(changes))}}
-	for i := range changes {
-		p.change(i, &changes[i], poison[i])
+// Plan decides the batch's changes over snap, the state read for b.Keys(), and returns
+// what to write. A change with a Poison is recorded as a dead letter (unless it is a
+// duplicate) and changes nothing else. now stamps synced_at and the feed's entries.
+func Plan(b *Batch, snap *Snapshot, now time.Time) *WriteSet {
+	p := planner{rows: b.rows, snap: snap, now: now, nowMs: now.UnixMilli(), ws: &WriteSet{Results: make([]Result, len(b.Changes))}}
+	for i := range b.Changes {
+		p.change(i, &b.Changes[i], b.Poison[i])
 	}
-	return p.finish(changes)
+	return p.finish(b.Changes)
 }
 
 type planner struct {
+	rows  []Row // Batch.rows
 	snap  *Snapshot
 	now   time.Time
 	nowMs int64
@@ -315,7 +352,7 @@ func (p *planner) change(i int, c *Change, poison string) {
 	case poison != "":
 		d.Result = Result{Outcome: OutcomeDeadLetter, Error: poison}
 	default:
-		st := p.state(c)
+		st := p.state(c, p.rows[i])
 		d = Decide(c, &st)
 		p.apply(i, c, &d)
 	}
@@ -335,18 +372,15 @@ func (p *planner) change(i int, c *Change, poison string) {
 	}
 }
 
-// state returns what c's decision depends on, as the batch has left it so far.
-func (p *planner) state(c *Change) State {
+// state returns what c's decision depends on, as the batch has left it so far; row is
+// the row of the object c carries.
+func (p *planner) state(c *Change, row Row) State {
 	var st State
 	if c.Op != OpUpsert && c.Op != OpDelete {
 		return st
 	}
 	st.Self = p.stored(c.Key())
 	t := c.Kind.Table()
-	var row Row
-	if c.Object != nil {
-		row = c.Object.AppendRow(nil)
-	}
 	if t.Parent != "" && row != nil {
 		st.Org = p.stored(ObjectKey{t.ParentKind, RowText(row[t.Col(t.Parent)])})
 	}
@@ -386,10 +420,10 @@ func (p *planner) apply(i int, c *Change, d *Decision) {
 	t := c.Kind.Table()
 	if d.PutOrg {
 		org := c.Object.(*Membership).Organization
-		p.put(i, c, org, d.OrgAction)
+		p.put(i, c, org, nil, d.OrgAction)
 	}
 	if d.Placeholder {
-		row := c.Object.AppendRow(nil)
+		row := p.rows[i]
 		orgID := RowText(row[t.Col(t.Parent)])
 		ot := KindOrganization.Table()
 		ph := make(Row, len(ot.Columns))
@@ -401,7 +435,7 @@ func (p *planner) apply(i int, c *Change, d *Decision) {
 		p.unseat(i, c)
 	}
 	if d.Put {
-		p.put(i, c, c.Object, d.Result.Action)
+		p.put(i, c, c.Object, p.rows[i], d.Result.Action)
 	}
 	if d.Remove {
 		if d.Cascade {
@@ -417,11 +451,17 @@ func (p *planner) apply(i int, c *Change, d *Decision) {
 	}
 }
 
-// put writes o, whose action is a, and records its feed entry.
-func (p *planner) put(i int, c *Change, o Object, a Action) {
+// put writes o, whose row is built (nil: to build), whose action is a, and records
+// its feed entry.
+func (p *planner) put(i int, c *Change, o Object, built Row, a Action) {
 	key := o.ObjectKey()
 	t := key.Kind.Table()
-	row := o.AppendRow(make(Row, 0, len(t.Columns)))
+	row := make(Row, 0, len(t.Columns))
+	if built != nil {
+		row = append(row, built...)
+	} else {
+		row = o.AppendRow(row)
+	}
 	row[t.syncedAt()], row[t.syncSource()] = p.nowMs, string(c.Source)
 	before := p.stored(key)
 	p.write(i, key, row, o.RawJSON())
@@ -440,8 +480,7 @@ func (p *planner) put(i int, c *Change, o Object, a Action) {
 // unseat removes the live rival of c's object from its slot.
 func (p *planner) unseat(i int, c *Change) {
 	t := c.Kind.Table()
-	row := c.Object.AppendRow(nil)
-	key, ok := p.snap.slotLive[slotKey{c.Kind, SlotString(slotOf(t, row))}]
+	key, ok := p.snap.slotLive[slotKey{c.Kind, SlotString(slotOf(t, p.rows[i]))}]
 	if !ok || key == c.Key() {
 		return
 	}
@@ -488,8 +527,8 @@ func (p *planner) remove(i int, c *Change, key ObjectKey, tomb bool) {
 			slot = SlotString(vals)
 		}
 		created = RowInt(before[t.createdAt()])
-	case c.Object != nil && c.Key() == key:
-		row := c.Object.AppendRow(nil)
+	case p.rows[i] != nil && c.Key() == key:
+		row := p.rows[i]
 		if vals := slotOf(t, row); vals != nil {
 			slot = SlotString(vals)
 		}

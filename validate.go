@@ -32,6 +32,15 @@ var (
 // instead of applying it, and apply the rest of its batch. What Validate cannot see,
 // such as metadata that is not JSON, the database itself refuses, with the same result.
 func (c *Change) Validate() error {
+	var row Row
+	if c.Object != nil && c.Kind.Valid() && c.Object.ObjectKey().Kind == c.Kind {
+		row = c.Object.AppendRow(nil)
+	}
+	return c.validate(row)
+}
+
+// validate is Validate with the row of the object c carries, when built already.
+func (c *Change) validate(row Row) error {
 	if c.Replay && c.EventID == "" {
 		return Errorf(EINVALID, "a replayed change has no event id")
 	}
@@ -43,7 +52,7 @@ func (c *Change) Validate() error {
 		if c.Object == nil {
 			return Errorf(EINVALID, "%s upsert of %s has no object", c.Kind, c.ID)
 		}
-		if err := validateObject(c.Object, c.Key()); err != nil {
+		if err := validateObject(c.Object, c.Key(), row); err != nil {
 			return err
 		}
 		if c.Kind == KindUser && c.UserID != c.ID {
@@ -77,8 +86,9 @@ func (c *Change) validateKey() error {
 	return nil
 }
 
-// validateObject checks o, which must be the object key.
-func validateObject(o Object, key ObjectKey) error {
+// validateObject checks o, which must be the object key, and whose row is row (nil:
+// to build).
+func validateObject(o Object, key ObjectKey, row Row) error {
 	if got := o.ObjectKey(); got != key {
 		return Errorf(EINVALID, "%s is carried by a change for %s", got, key)
 	}
@@ -90,7 +100,9 @@ func validateObject(o Object, key ObjectKey) error {
 	case created <= 0:
 		return Errorf(EINVALID, "%s has no created_at", key)
 	}
-	row := o.AppendRow(make(Row, 0, len(t.Columns)))
+	if row == nil {
+		row = o.AppendRow(make(Row, 0, len(t.Columns)))
+	}
 	for i, c := range t.Columns[:t.syncedAt()] {
 		if c.Type != ColTime {
 			continue
@@ -111,7 +123,7 @@ func validateObject(o Object, key ObjectKey) error {
 		if m.Organization.OrgID != m.OrgID {
 			return Errorf(EINVALID, "%s of organization %q carries organization %q", key, m.OrgID, m.Organization.OrgID)
 		}
-		if err := validateObject(m.Organization, m.Organization.ObjectKey()); err != nil {
+		if err := validateObject(m.Organization, m.Organization.ObjectKey(), nil); err != nil {
 			return err
 		}
 	}

@@ -54,14 +54,9 @@ func (s *Store) applyBatch(ctx context.Context, changes []clerksync.Change, dryR
 	if err := ctx.Err(); err != nil {
 		return nil, unavailable("apply batch", err)
 	}
-	b := &batch{changes: changes, poison: make([]string, len(changes)), lost: make([]bool, len(changes)), dryRun: dryRun}
-	for i := range changes {
-		if err := changes[i].Validate(); err != nil {
-			b.poison[i] = clerksync.ErrorMessage(err)
-		}
-	}
-	b.locks = lockKeys(changes)
-	b.keys = clerksync.KeysOf(changes)
+	b := &batch{Batch: clerksync.NewBatch(changes), lost: make([]bool, len(changes)), dryRun: dryRun}
+	b.locks = lockKeys(b.Batch)
+	b.keys = b.Keys()
 
 	for retries := 0; ; {
 		results, refused, err := s.run(ctx, b)
@@ -71,9 +66,9 @@ func (s *Store) applyBatch(ctx context.Context, changes []clerksync.Change, dryR
 		case refused >= 0:
 			// The database refused change refused: record it as a dead letter, or, if even
 			// that was refused, leave it out.
-			if b.poison[refused] == "" {
+			if b.Poison[refused] == "" {
 				pgErr, _ := refusedChange(err)
-				b.poison[refused] = fmt.Sprintf("the database refused the change: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+				b.Poison[refused] = fmt.Sprintf("the database refused the change: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
 			} else {
 				b.lost[refused] = true
 			}
@@ -93,12 +88,11 @@ func (s *Store) applyBatch(ctx context.Context, changes []clerksync.Change, dryR
 
 // batch is what Apply knows of its changes across runs.
 type batch struct {
-	changes []clerksync.Change
-	poison  []string // why a change is recorded as a dead letter instead ("" to apply it)
-	lost    []bool   // a poison change whose dead letter the database refused too
-	locks   []int64  // sorted advisory lock keys
-	keys    *clerksync.Keys
-	dryRun  bool
+	*clerksync.Batch
+	lost   []bool  // a poison change whose dead letter the database refused too
+	locks  []int64 // sorted advisory lock keys
+	keys   *clerksync.Keys
+	dryRun bool
 	// careful writes one row per statement, so that a refusal names its change.
 	careful bool
 }
@@ -129,7 +123,7 @@ func (s *Store) run(ctx context.Context, b *batch) (_ []clerksync.Result, refuse
 		rollback(ctx, conn)
 		return nil, -1, err
 	}
-	ws := clerksync.Plan(b.changes, b.poison, snap, now)
+	ws := clerksync.Plan(b.Batch, snap, now)
 	w := &writer{store: s, batch: b, ws: ws, now: now}
 	refused, err = w.send(ctx, conn)
 	if err != nil {
@@ -138,7 +132,7 @@ func (s *Store) run(ctx context.Context, b *batch) (_ []clerksync.Result, refuse
 	}
 	for i, lost := range b.lost {
 		if lost {
-			ws.Results[i] = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: b.poison[i]}
+			ws.Results[i] = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: b.Poison[i]}
 		}
 	}
 	return ws.Results, -1, nil
@@ -161,10 +155,10 @@ func rollback(ctx context.Context, conn *pgxpool.Conn) {
 // change about no object, its svix-id. Two batches that could decide differently for
 // seeing each other's writes take a common lock, and taking the locks in sorted order
 // keeps concurrent batches from deadlocking on each other.
-func lockKeys(changes []clerksync.Change) []int64 {
-	keys := make([]int64, 0, len(changes)*2)
-	for i := range changes {
-		c := &changes[i]
+func lockKeys(b *clerksync.Batch) []int64 {
+	keys := make([]int64, 0, len(b.Changes)*2)
+	for i := range b.Changes {
+		c := &b.Changes[i]
 		n := len(keys)
 		if c.Kind.Valid() && c.ID != "" {
 			keys = append(keys, lockKey(c.Kind.String(), c.ID))
@@ -172,9 +166,8 @@ func lockKeys(changes []clerksync.Change) []int64 {
 		if c.UserID != "" {
 			keys = append(keys, lockKey(clerksync.KindUser.String(), c.UserID))
 		}
-		if c.Object != nil && c.Kind.Valid() {
+		if row := b.Row(i); row != nil {
 			t := c.Kind.Table()
-			row := c.Object.AppendRow(nil)
 			if t.Parent != "" {
 				keys = append(keys, lockKey(t.ParentKind.String(), clerksync.RowText(row[t.Col(t.Parent)])))
 			}

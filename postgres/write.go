@@ -381,7 +381,7 @@ func (w *writer) queueEvents() {
 		if w.batch.lost[e.Change] {
 			continue
 		}
-		if w.batch.changes[e.Change].Replay {
+		if w.batch.Changes[e.Change].Replay {
 			replays = append(replays, e)
 		} else {
 			fresh = append(fresh, e)
@@ -428,7 +428,7 @@ func (w *writer) queueEventGroup(g []clerksync.EventWrite, sql string, exact boo
 	bodies := make([][]byte, n)
 	redacted := make([]bool, n)
 	for i, e := range g {
-		c := &w.batch.changes[e.Change]
+		c := &w.batch.Changes[e.Change]
 		ids[i], types[i] = c.EventID, c.EventType
 		if c.Kind.Valid() {
 			kinds[i] = strPtr(c.Kind.String())

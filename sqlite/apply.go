@@ -55,16 +55,7 @@ func (s *Store) applyBatch(ctx context.Context, changes []clerksync.Change, dryR
 	if err := ctx.Err(); err != nil {
 		return nil, unavailable("apply batch", err)
 	}
-	b := &batch{
-		changes: changes,
-		poison:  make([]string, len(changes)),
-		lost:    make([]bool, len(changes)),
-	}
-	for i := range changes {
-		if err := changes[i].Validate(); err != nil {
-			b.poison[i] = clerksync.ErrorMessage(err)
-		}
-	}
+	b := &batch{Batch: clerksync.NewBatch(changes), lost: make([]bool, len(changes))}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !dryRun {
@@ -81,8 +72,8 @@ func (s *Store) applyBatch(ctx context.Context, changes []clerksync.Change, dryR
 		if refused < 0 {
 			return nil, unavailable("apply batch", err)
 		}
-		if b.poison[refused] == "" {
-			b.poison[refused] = "the database refused the change: " + err.Error()
+		if b.Poison[refused] == "" {
+			b.Poison[refused] = "the database refused the change: " + err.Error()
 		} else {
 			// Not even the dead letter could be stored: leave it out, and tell the caller.
 			b.lost[refused] = true
@@ -92,9 +83,8 @@ func (s *Store) applyBatch(ctx context.Context, changes []clerksync.Change, dryR
 
 // batch is what applyBatch knows of its changes across runs.
 type batch struct {
-	changes []clerksync.Change
-	poison  []string // why a change is recorded as a dead letter instead ("" to apply it)
-	lost    []bool   // a poison change whose dead letter the database refused too
+	*clerksync.Batch
+	lost []bool // a poison change whose dead letter the database refused too
 }
 
 // topUpCheckpoint lets a WAL that has grown long start over (see checkpointer): when the
@@ -162,14 +152,14 @@ func (s *Store) applyTx(ctx context.Context, b *batch, dryRun bool) (_ []clerksy
 		s.known.reset(driverConn, dataVersion)
 	}
 
-	snap, learnt, err := tx.read(clerksync.KeysOf(b.changes), &s.known)
+	snap, learnt, err := tx.read(b.Keys(), &s.known)
 	if err != nil {
 		return nil, -1, fmt.Errorf("read the batch's objects: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, -1, fmt.Errorf("batch abandoned: %w", err)
 	}
-	ws := clerksync.Plan(b.changes, b.poison, snap, tx.now)
+	ws := clerksync.Plan(b.Batch, snap, tx.now)
 	if refused, err := tx.write(ws, b); err != nil {
 		return nil, refused, err
 	}
@@ -178,7 +168,7 @@ func (s *Store) applyTx(ctx context.Context, b *batch, dryRun bool) (_ []clerksy
 	}
 	for i, lost := range b.lost {
 		if lost {
-			ws.Results[i] = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: b.poison[i]}
+			ws.Results[i] = clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: b.Poison[i]}
 		}
 	}
 	if dryRun {

@@ -110,7 +110,7 @@ func (t *txn) write(ws *clerksync.WriteSet, b *batch) (int, error) {
 		if b.lost[e.Change] {
 			continue
 		}
-		c := &b.changes[e.Change]
+		c := &b.Changes[e.Change]
 		q := sqlInsertEvent
 		if c.Replay {
 			q = sqlReplay
