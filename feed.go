@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -192,11 +191,7 @@ func SameValue(c Column, a, b any) bool {
 	if x == nil || y == nil {
 		return false
 	}
-	var u, v any
-	if json.Unmarshal(x, &u) != nil || json.Unmarshal(y, &v) != nil {
-		return false
-	}
-	return reflect.DeepEqual(u, v)
+	return jsonEqual(x, y)
 }
 
 // appendColumn appends "name":value.
