@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clerksync/clerksync"
@@ -282,9 +283,9 @@ func (w *writer) queueObjects() {
 			for i, c := range t.Columns {
 				args = append(args, column(c, g, i))
 			}
-			raws := make([]*string, len(g))
+			raws := make([]pgtype.Text, len(g))
 			for j, o := range g {
-				raws[j] = textPtr(o.Raw)
+				raws[j] = jsonText(o.Raw)
 			}
 			args = append(args, raws)
 			w.queue(check{what: "write " + t.Name, want: len(g), change: blame(g)}, tw.upsert, args...)
@@ -292,7 +293,8 @@ func (w *writer) queueObjects() {
 	}
 }
 
-// column returns column i of the rows of g as an array for pgx.
+// column returns column i of the rows of g as an array for pgx. Its elements are
+// values, not pointers, so that a batch's arrays take one allocation each.
 func column(c clerksync.Column, g []*clerksync.ObjectWrite, i int) any {
 	switch c.Type {
 	case clerksync.ColBool:
@@ -302,47 +304,41 @@ func column(c clerksync.Column, g []*clerksync.ObjectWrite, i int) any {
 		}
 		return out
 	case clerksync.ColInt, clerksync.ColTime:
-		out := make([]*int64, len(g))
+		out := make([]pgtype.Int8, len(g))
 		for j, o := range g {
-			if n, ok := o.Row[i].(int64); ok {
-				out[j] = &n
-			}
+			out[j].Int64, out[j].Valid = o.Row[i].(int64)
 		}
 		return out
 	case clerksync.ColJSON:
-		out := make([]*string, len(g))
+		out := make([]pgtype.Text, len(g))
 		for j, o := range g {
-			out[j] = textPtr(clerksync.RowJSON(o.Row[i]))
+			out[j] = jsonText(clerksync.RowJSON(o.Row[i]))
 		}
 		return out
 	}
-	out := make([]*string, len(g))
+	out := make([]pgtype.Text, len(g))
 	for j, o := range g {
-		if s, ok := o.Row[i].(string); ok {
-			out[j] = &s
-		}
+		out[j].String, out[j].Valid = o.Row[i].(string)
 	}
 	return out
 }
 
-// textPtr returns a JSON document as text for the server to parse into jsonb (so that
-// the server, not the client, refuses a malformed one), or nil for NULL. The string
-// shares m's bytes instead of copying ~4 KB per change: pgx copies them into the
-// message it sends, and m is not modified while Apply runs.
-func textPtr(m json.RawMessage) *string {
+// jsonText returns a JSON document as text for the server to parse (so that the
+// server, not the client, refuses a malformed one), NULL when empty. The string shares
+// m's bytes instead of copying ~4 KB per change: pgx copies them into the message it
+// sends, and m is not modified while Apply runs.
+func jsonText(m json.RawMessage) pgtype.Text {
 	if len(m) == 0 {
-		return nil
+		return pgtype.Text{}
 	}
-	s := unsafe.String(&m[0], len(m))
-	return &s
+	return pgtype.Text{String: unsafe.String(&m[0], len(m)), Valid: true}
 }
 
-func strPtr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
+// text returns s, NULL when "".
+func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+// millis returns ms, NULL when 0.
+func millis(ms int64) pgtype.Int8 { return pgtype.Int8{Int64: ms, Valid: ms != 0} }
 
 func (w *writer) queueTombstones() {
 	ts := w.ws.Tombstones
@@ -357,15 +353,11 @@ func (w *writer) queueTombstones() {
 		}
 	}
 	for _, g := range groups {
-		kinds, ids, sources, events, slots := make([]string, len(g)), make([]string, len(g)), make([]string, len(g)), make([]*string, len(g)), make([]*string, len(g))
-		created := make([]*int64, len(g))
+		kinds, ids, sources, events, slots := make([]string, len(g)), make([]string, len(g)), make([]string, len(g)), make([]pgtype.Text, len(g)), make([]pgtype.Text, len(g))
+		created := make([]pgtype.Int8, len(g))
 		for i, t := range g {
 			kinds[i], ids[i], sources[i] = t.Key.Kind.String(), t.Key.ID, string(t.Source)
-			events[i], slots[i] = strPtr(t.EventID), strPtr(t.Slot)
-			if t.CreatedAt != 0 {
-				c := t.CreatedAt
-				created[i] = &c
-			}
+			events[i], slots[i], created[i] = text(t.EventID), text(t.Slot), millis(t.CreatedAt)
 		}
 		change := -1
 		if len(g) == 1 {
@@ -423,22 +415,19 @@ func (w *writer) queueEvents() {
 func (w *writer) queueEventGroup(g []clerksync.EventWrite, sql string, exact bool) {
 	n := len(g)
 	ids, types, outcomes, actions := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	kinds, objects, users, errs := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-	times := make([]*int64, n)
+	kinds, objects, users, errs := make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n)
+	times := make([]pgtype.Int8, n)
 	bodies := make([][]byte, n)
 	redacted := make([]bool, n)
 	for i, e := range g {
 		c := &w.batch.Changes[e.Change]
 		ids[i], types[i] = c.EventID, c.EventType
 		if c.Kind.Valid() {
-			kinds[i] = strPtr(c.Kind.String())
+			kinds[i] = text(c.Kind.String())
 		}
-		objects[i], users[i] = strPtr(c.ID), strPtr(c.UserID)
-		outcomes[i], actions[i], errs[i] = e.Result.Outcome.String(), e.Result.Action.String(), strPtr(e.Result.Error)
-		if c.EventTime != 0 {
-			t := c.EventTime
-			times[i] = &t
-		}
+		objects[i], users[i] = text(c.ID), text(c.UserID)
+		outcomes[i], actions[i], errs[i] = e.Result.Outcome.String(), e.Result.Action.String(), text(e.Result.Error)
+		times[i] = millis(c.EventTime)
 		if !e.Redacted && len(c.Body) > 0 {
 			bodies[i] = c.Body
 		}
@@ -463,13 +452,13 @@ func (w *writer) queueFeed() {
 	}
 	n := len(f)
 	ids, types, objects, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	events, data, previous := make([]*string, n), make([]*string, n), make([]*string, n)
+	events, data, previous := make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n)
 	occurred := make([]int64, n)
 	for i := range f {
 		e := &f[i]
 		ids[i], types[i], objects[i], sources[i] = e.ID, e.Type, e.ObjectID, string(e.Source)
-		events[i], occurred[i] = strPtr(e.EventID), e.OccurredAt
-		data[i], previous[i] = textPtr(e.Data), textPtr(e.Previous)
+		events[i], occurred[i] = text(e.EventID), e.OccurredAt
+		data[i], previous[i] = jsonText(e.Data), jsonText(e.Previous)
 	}
 	w.queue(check{what: "record the changes feed", want: -1, change: -1, feed: true}, sqlFeed,
 		n, w.now, ids, types, objects, sources, events, occurred, data, previous)
