@@ -118,6 +118,10 @@ func TestHelp_NeverPrintsSecrets(t *testing.T) {
 						t.Fatalf("clerksync %s: exit %d, want 0 with the usage on stdout and nothing on stderr\nstdout:\n%s\nstderr:\n%s",
 							strings.Join(args, " "), code, stdout, stderr)
 					}
+					// A masked default is one that holds a secret, not a switch's false.
+					if strings.Contains(stdout, "(default … (hidden))") {
+						t.Errorf("clerksync %s masks a default with nothing to hide:\n%s", strings.Join(args, " "), stdout)
+					}
 				})
 			}
 		}

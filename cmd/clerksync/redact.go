@@ -36,6 +36,9 @@ func printDefaults(fs *flag.FlagSet) {
 
 // maskedDefault returns the default of f as usage text may show it.
 func maskedDefault(f *flag.Flag) string {
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return f.DefValue // a switch such as --new-secret holds no secret
+	}
 	name := strings.ToLower(f.Name)
 	for _, w := range secretFlagWords {
 		if strings.Contains(name, w) {
