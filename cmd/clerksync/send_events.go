@@ -55,12 +55,10 @@ func stableTime(key string) time.Time {
 	return base.Add(time.Duration(seedOf(key)%uint64(365*24*time.Hour/time.Millisecond)) * time.Millisecond)
 }
 
-// createdAt returns when the object id was created: now for a *.created event, else
-// the time its id carries (Clerk's ids carry it), else a time fixed by the id.
-func createdAt(eventType, id string, now time.Time) time.Time {
-	if strings.HasSuffix(eventType, ".created") {
-		return now
-	}
+// createdAt returns when the object id was created, the same for every event about
+// it: the time its id carries (Clerk's ids carry it; a new one carries now), else a
+// time fixed by the id.
+func createdAt(id string, now time.Time) time.Time {
 	if t, ok := clerkfake.IDTime(id); ok && !t.After(now) {
 		return t
 	}
@@ -141,10 +139,7 @@ func (c *SendCommand) user(eventType string, now time.Time, meta json.RawMessage
 	p := clerkfake.UserParams{
 		Seed: seedOf(c.userID), ID: c.userID, FirstName: c.firstName, LastName: c.lastName,
 		Username: c.username, Email: c.email, Phone: c.phone, ExternalID: c.externalID,
-		Rich: true, UpdatedAt: now, PublicMetadata: meta,
-	}
-	if eventType == clerkfake.EventUserCreated {
-		p.CreatedAt = now
+		Rich: true, CreatedAt: createdAt(c.userID, now), UpdatedAt: now, PublicMetadata: meta,
 	}
 	return clerkfake.NewUser(p)
 }
@@ -160,7 +155,7 @@ func (c *SendCommand) organization(eventType string, now time.Time, meta json.Ra
 	if slug == "" {
 		slug = strings.ToLower(strings.NewReplacer(" ", "-").Replace(name))
 	}
-	created := createdAt(eventType, c.orgID, now).UnixMilli()
+	created := createdAt(c.orgID, now).UnixMilli()
 	if meta == nil || !strings.HasPrefix(eventType, "organization.") {
 		meta = json.RawMessage(`{}`)
 	}
@@ -197,7 +192,7 @@ func (c *SendCommand) membership(eventType string, now time.Time, meta json.RawM
 	c.membershipID = idFor(c.membershipID, "orgmem_", now, c.orgID, c.userID)
 	role := c.memberRole()
 	roleName, perms := roleOf(role)
-	created := createdAt(eventType, c.membershipID, now).UnixMilli()
+	created := createdAt(c.membershipID, now).UnixMilli()
 	if meta == nil {
 		meta = json.RawMessage(`{}`)
 	}
@@ -242,7 +237,7 @@ func (c *SendCommand) invitation(eventType string, now time.Time, meta json.RawM
 	c.invitationID = idFor(c.invitationID, "orginv_", now, c.orgID, email)
 	role := c.memberRole()
 	roleName, _ := roleOf(role)
-	created := createdAt(eventType, c.invitationID, now)
+	created := createdAt(c.invitationID, now)
 	expires := created.Add(30 * 24 * time.Hour).UnixMilli()
 	url := "https://accounts.example.com/accept-invitation?token=" + c.invitationID[len(c.invitationID)-12:]
 	if meta == nil {
@@ -278,7 +273,7 @@ func (c *SendCommand) roleEvent(eventType string, now time.Time) *clerkfake.Role
 		name, _ = roleOf(key)
 	}
 	desc := "Sent by clerksync send"
-	created := createdAt(eventType, c.roleID, now).UnixMilli()
+	created := createdAt(c.roleID, now).UnixMilli()
 	r := &clerkfake.Role{Object: "role", ID: c.roleID, Name: name, Key: key, Description: &desc,
 		Permissions: []clerkfake.Permission{}, CreatedAt: created, UpdatedAt: max(created, now.UnixMilli())}
 	for _, k := range splitList(c.permissions) {
@@ -310,7 +305,7 @@ func permissionWith(key, id, name, eventType string, now time.Time) *clerkfake.P
 		name = strings.Join(parts, " ")
 		name = strings.ToUpper(name[:1]) + name[1:]
 	}
-	created := createdAt(eventType, id, now).UnixMilli()
+	created := createdAt(id, now).UnixMilli()
 	return &clerkfake.Permission{Object: "permission", ID: id, Name: name, Key: key,
 		Description: "Sent by clerksync send", Type: "custom", CreatedAt: created, UpdatedAt: max(created, now.UnixMilli())}
 }
