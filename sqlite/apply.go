@@ -177,7 +177,7 @@ func (s *Store) applyTx(ctx context.Context, b *batch, dryRun bool) (_ []clerksy
 	if err := tx.tx.Commit(); err != nil {
 		return nil, -1, fmt.Errorf("commit batch: %w", err)
 	}
-	s.known.merge(learnt, ws)
+	s.known.merge(learnt, ws, b.Changes)
 	s.feed.committed(tx.firstSeq, tx.lastSeq)
 	s.noteCommit()
 	return ws.Results, -1, nil

@@ -1,6 +1,9 @@
 package sqlite
 
 import (
+	"bytes"
+	"encoding/json"
+
 	"github.com/clerksync/clerksync"
 )
 
@@ -60,8 +63,21 @@ func (k *knownObjects) reset(conn any, dataVersion int64) {
 	clear(k.objects)
 }
 
-// merge keeps what a committed batch read (learnt) and wrote (ws).
-func (k *knownObjects) merge(learnt map[clerksync.ObjectKey]knownObject, ws *clerksync.WriteSet) {
+// merge keeps what a committed batch read (learnt) and wrote (ws). A batch of a
+// listing alone (a backfill's or a reconcile's page, which touches every object once)
+// is not kept: it would push out the objects webhooks keep coming back to, and hold a
+// page's worth of rows for nothing. What it wrote is forgotten instead, so that nothing
+// remembered is out of date.
+func (k *knownObjects) merge(learnt map[clerksync.ObjectKey]knownObject, ws *clerksync.WriteSet, changes []clerksync.Change) {
+	if listingOnly(changes) {
+		for _, w := range ws.Objects {
+			delete(k.objects, w.Key)
+		}
+		for _, t := range ws.Tombstones {
+			delete(k.objects, t.Key)
+		}
+		return
+	}
 	n := len(learnt) + len(ws.Objects) + len(ws.Tombstones)
 	if n == 0 {
 		return
@@ -83,11 +99,39 @@ func (k *knownObjects) merge(learnt map[clerksync.ObjectKey]knownObject, ws *cle
 		}
 		// A live row, or one removed from a live row: either way no tombstone, unless
 		// the batch left one (below).
-		k.objects[w.Key] = knownObject{row: w.Row}
+		k.objects[w.Key] = knownObject{row: detach(w.Key.Kind.Table(), w.Row)}
 	}
 	for _, t := range ws.Tombstones {
 		o := k.objects[t.Key]
 		o.row, o.deleted = nil, true
 		k.objects[t.Key] = o
 	}
+}
+
+// detach returns row with its JSON values copied. A decoded object's JSON values share
+// the bytes of what it was decoded from, which for a page of the Backend API is the
+// whole page, 2 MB for 500 users: a remembered row would keep the page alive, and a
+// backfill would hold dozens of pages at once.
+func detach(t *clerksync.Table, row clerksync.Row) clerksync.Row {
+	if row == nil {
+		return nil
+	}
+	out := make(clerksync.Row, len(row))
+	copy(out, row)
+	for i, c := range t.Columns {
+		if m := clerksync.RowJSON(row[i]); c.Type == clerksync.ColJSON && m != nil {
+			out[i] = json.RawMessage(bytes.Clone(m))
+		}
+	}
+	return out
+}
+
+// listingOnly reports whether every change comes from a listing of the Backend API.
+func listingOnly(changes []clerksync.Change) bool {
+	for i := range changes {
+		if changes[i].Source != clerksync.SourceBackfill {
+			return false
+		}
+	}
+	return len(changes) > 0
 }

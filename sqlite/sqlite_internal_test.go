@@ -255,3 +255,39 @@ func TestWriterForgetsOnNewConnection(t *testing.T) {
 		t.Fatalf("an older version after another writer's newer one: %+v, want %+v", got[0], want)
 	}
 }
+
+// TestListingIsNotRemembered checks what the writer remembers of a backfill's page: the
+// objects it wrote are forgotten (a version remembered from before would be out of
+// date), and none is added, so that a listing of every user neither pushes out the users
+// webhooks come back to nor keeps its pages alive. A remembered row keeps none of the
+// bytes it was decoded from.
+func TestListingIsNotRemembered(t *testing.T) {
+	t.Parallel()
+	s := mustOpen(t, filepath.Join(t.TempDir(), "clerksync.db"))
+	hooked := storetest.NewProfile("user_hooked", 1_000)
+	storetest.MustApply(t, s, storetest.Upsert("msg_hooked", hooked))
+	known, ok := s.known.objects[clerksync.UserKey("user_hooked")]
+	if !ok {
+		t.Fatal("the writer does not remember the user of a webhook")
+	}
+	meta := clerksync.RowJSON(known.row[clerksync.KindUser.Table().Col("public_metadata")])
+	if len(meta) == 0 || &meta[0] == &hooked.PublicMetadata[0] {
+		t.Fatal("the remembered row shares the metadata's bytes with the decoded user")
+	}
+
+	listed := []clerksync.Change{
+		clerksync.UpsertUser(storetest.NewProfile("user_hooked", 2_000), clerksync.SourceBackfill),
+		clerksync.UpsertUser(storetest.NewProfile("user_listed", 2_000), clerksync.SourceBackfill),
+	}
+	storetest.MustApply(t, s, listed...)
+	for _, id := range []string{"user_hooked", "user_listed"} {
+		if _, ok := s.known.objects[clerksync.UserKey(id)]; ok {
+			t.Errorf("the writer remembers %s after a listing wrote it", id)
+		}
+	}
+	// What it forgot it reads again: the next webhook sees the listing's version.
+	res := storetest.MustApply(t, s, storetest.Upsert("msg_old", storetest.NewProfile("user_hooked", 1_500)))
+	if res[0].Outcome != clerksync.OutcomeStale {
+		t.Fatalf("a webhook older than the listing's version: %+v, want stale", res[0])
+	}
+}
