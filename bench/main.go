@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -122,7 +123,8 @@ func run() error {
 	}
 	bins := map[string]string{"": filepath.Join(dir, "clerksync")} // by ref, "" for this tree
 	fmt.Fprintln(os.Stderr, "building clerksync…")
-	if out, err := exec.Command("go", "build", "-o", bins[""], "./cmd/clerksync").CombinedOutput(); err != nil {
+	// -trimpath, as buildref builds the baseline: the two differ only by their code.
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", bins[""], "./cmd/clerksync").CombinedOutput(); err != nil {
 		return fmt.Errorf("build clerksync (run from the repository's root): %w\n%s", err, out)
 	}
 	var baseline *baselineInfo
@@ -149,7 +151,7 @@ func run() error {
 	// round.
 	results := map[string][]loadResult{}
 	for round := 1; round <= o.rounds; round++ {
-		for _, t := range targets {
+		for _, t := range roundOrder(targets, round) {
 			if t == "backfill" {
 				continue // measured below
 			}
@@ -204,6 +206,23 @@ func withBaseline(targets []string, ref string) []string {
 		}
 	}
 	return out
+}
+
+// roundOrder returns the order of targets in round: every other round, a clerksync
+// receiver and its baseline swap places, so that whatever running first or second does
+// (a warmer disk cache, another tenant's test starting) does not always fall on the same one.
+func roundOrder(targets []string, round int) []string {
+	order := slices.Clone(targets)
+	if round%2 == 1 {
+		return order
+	}
+	for i := 0; i+1 < len(order); i++ {
+		if receiverKind(order[i+1]) == order[i] && order[i+1] != order[i] {
+			order[i], order[i+1] = order[i+1], order[i]
+			i++
+		}
+	}
+	return order
 }
 
 // receiverKind returns the receiver a target runs: the target without its "@REF".

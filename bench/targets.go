@@ -226,16 +226,16 @@ func budget(r loadResult, rate float64) string {
 	if r.DatabaseCPU >= 0 {
 		who += " and PostgreSQL"
 	}
-	head := fmt.Sprintf("%.0f/s: %s of the %d cores per delivery; %s took %s", rate, us(allowed), cores, who, us(bench))
-	tailNote := fmt.Sprintf("other processes of the machine took %s per delivery and %.0f%% of the cores were idle", us(others), r.Idle*100)
+	head := fmt.Sprintf("%.0f/s gives %s of the %d cores per delivery; %s took %s", rate, us(allowed), cores, who, us(bench))
+	note := fmt.Sprintf("other processes took %s per delivery; %.0f%% idle", us(others), r.Idle*100)
 	if allowed <= bench {
-		return head + ": more cores, the rest alone takes more than that (" + tailNote + ")"
+		return head + ": more cores, that alone is too much (" + note + ")"
 	}
 	left := allowed - bench
 	if cut := r.ReceiverCPU - left; cut > 0 {
-		return fmt.Sprintf("%s, leaving %s for clerksync, which used %s: %s (%.0f%%) less CPU per delivery, and no core idle (%s)",
-			head, us(left), us(r.ReceiverCPU), us(cut), 100*float64(cut)/float64(r.ReceiverCPU), tailNote)
+		return fmt.Sprintf("%s, leaving %s for clerksync, which used %s: %s (%.0f%%) less, and no core idle (%s)",
+			head, us(left), us(r.ReceiverCPU), us(cut), 100*float64(cut)/float64(r.ReceiverCPU), note)
 	}
-	return fmt.Sprintf("%s, leaving %s for clerksync, which used %s: the CPU fits if nothing else runs and no core is idle (%s)",
-		head, us(left), us(r.ReceiverCPU), tailNote)
+	return fmt.Sprintf("%s, leaving %s for clerksync, which used %s: fits if nothing else runs and no core idles (%s)",
+		head, us(left), us(r.ReceiverCPU), note)
 }

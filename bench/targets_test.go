@@ -75,3 +75,20 @@ func TestTargetsJudgeTheMedianOfRatiosWithinRounds(t *testing.T) {
 		t.Errorf("what it takes: %q", row[5])
 	}
 }
+
+// Every other round, a clerksync receiver and its baseline swap places.
+func TestRoundOrderAlternatesBaselines(t *testing.T) {
+	targets := withBaseline([]string{"verify-only", "clerksync-sqlite", "naive-postgres", "clerksync-postgres"}, "main")
+	for _, tc := range []struct {
+		round int
+		want  string
+	}{
+		{1, "verify-only clerksync-sqlite clerksync-sqlite@main naive-postgres clerksync-postgres clerksync-postgres@main"},
+		{2, "verify-only clerksync-sqlite@main clerksync-sqlite naive-postgres clerksync-postgres@main clerksync-postgres"},
+		{3, "verify-only clerksync-sqlite clerksync-sqlite@main naive-postgres clerksync-postgres clerksync-postgres@main"},
+	} {
+		if got := strings.Join(roundOrder(targets, tc.round), " "); got != tc.want {
+			t.Errorf("round %d: %s, want %s", tc.round, got, tc.want)
+		}
+	}
+}
