@@ -24,6 +24,8 @@ const (
 	App        Role = iota // a client backend of the application measured
 	Other                  // a client backend of any other client
 	Background             // the postmaster and the server's background processes
+
+	watcher // the backend of the connection that reads pg_stat_activity: in no role
 )
 
 // Snapshot is the CPU time each process of a PostgreSQL server had used at one moment.
@@ -36,11 +38,11 @@ type Snapshot struct {
 // them by role: a client backend whose application_name is app is App, another client
 // backend is Other, and everything else (the postmaster, background processes) is
 // Background. conn is a connection to the server, used to read pg_stat_activity; its
-// own backend counts as Other. Take fails when pg_stat_activity or /proc cannot be
+// own backend is left out. Take fails when pg_stat_activity or /proc cannot be
 // read, or when no process of the server can be found (a server on another machine).
 func Take(ctx context.Context, conn *pgx.Conn, app string) (Snapshot, error) {
 	s := Snapshot{cpu: map[int]time.Duration{}, role: map[int]Role{}}
-	rows, err := conn.Query(ctx, "SELECT pid, coalesce(application_name, ''), coalesce(backend_type, '') FROM pg_stat_activity")
+	rows, err := conn.Query(ctx, "SELECT pid, coalesce(application_name, ''), coalesce(backend_type, ''), pid = pg_backend_pid() FROM pg_stat_activity")
 	if err != nil {
 		return s, fmt.Errorf("read pg_stat_activity: %w", err)
 	}
@@ -49,11 +51,14 @@ func Take(ctx context.Context, conn *pgx.Conn, app string) (Snapshot, error) {
 		var (
 			pid         int
 			name, btype string
+			self        bool
 		)
-		if err := rows.Scan(&pid, &name, &btype); err != nil {
+		if err := rows.Scan(&pid, &name, &btype, &self); err != nil {
 			return s, fmt.Errorf("read pg_stat_activity: %w", err)
 		}
 		switch {
+		case self:
+			kind[pid] = watcher
 		case btype == "client backend" && name == app:
 			kind[pid] = App
 		case btype == "client backend":
@@ -76,7 +81,9 @@ func Take(ctx context.Context, conn *pgx.Conn, app string) (Snapshot, error) {
 		if !ok {
 			r = Background
 		}
-		s.cpu[pid], s.role[pid] = cpu, r
+		if r != watcher {
+			s.cpu[pid], s.role[pid] = cpu, r
+		}
 	}
 	if len(s.cpu) == 0 {
 		return s, fmt.Errorf("no process named postgres on this machine: the server's CPU can be measured only on the machine it runs on")
