@@ -31,8 +31,9 @@ import (
 // benchSecret signs the deliveries; it is the benchmarks' own, not a secret of anyone.
 const benchSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-// overlay is what the loop needs from this tree to be built at another commit.
-var overlay = []string{"bench/cpu", "internal/benchload", "internal/pgprocs", "internal/procstat"}
+// overlay is what the loop needs from this tree to be built at another commit: its own
+// package and the internal packages it imports, which that commit may not have.
+var overlay = []string{"bench/cpu", "internal/benchload", "internal/buildref", "internal/pgprocs", "internal/procstat"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "loop" {
