@@ -49,6 +49,29 @@ func TestLoopRunsEveryPhase(t *testing.T) {
 	}
 }
 
+// A paced loop counts the batches that could not start on time.
+func TestLoopCountsLateBatches(t *testing.T) {
+	c := loopConfig{phase: phaseSQLite, deliveries: 64, batch: 16, users: 20, dir: t.TempDir(), pace: time.Microsecond}
+	st, err := runLoop(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Late == 0 {
+		t.Error("no batch late with a pace of 1 µs")
+	}
+	// Two batches a second apart: the first has a second to be applied.
+	c.pace, c.dir, c.deliveries = time.Second, t.TempDir(), 32
+	if testing.Short() {
+		return
+	}
+	if st, err = runLoop(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if st.Late != 0 {
+		t.Errorf("%d batches of 16 late with a pace of %s", st.Late, c.pace)
+	}
+}
+
 func TestLoopOnPostgreSQL(t *testing.T) {
 	url := os.Getenv("TEST_DATABASE_URL")
 	if url == "" {

@@ -91,6 +91,30 @@ func Take(ctx context.Context, conn *pgx.Conn, app string) (Snapshot, error) {
 	return s, nil
 }
 
+// TakeApp is Take for the backends of app alone: it reads /proc for them only, which
+// costs the caller the same instructions whatever else runs on the machine. It fails
+// when pg_stat_activity cannot be read or a backend of app has no /proc entry (a
+// server on another machine).
+func TakeApp(ctx context.Context, conn *pgx.Conn, app string) (Snapshot, error) {
+	s := Snapshot{cpu: map[int]time.Duration{}, role: map[int]Role{}}
+	rows, err := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name = $1", app)
+	if err != nil {
+		return s, fmt.Errorf("read pg_stat_activity: %w", err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return s, fmt.Errorf("read pg_stat_activity: %w", err)
+	}
+	for _, pid := range pids {
+		cpu, err := procstat.CPU(pid)
+		if err != nil {
+			return s, fmt.Errorf("PostgreSQL backend %d: %w (the server's CPU can be measured only on the machine it runs on)", pid, err)
+		}
+		s.cpu[pid], s.role[pid] = cpu, App
+	}
+	return s, nil
+}
+
 // Count returns how many processes of role r the snapshot holds.
 func (s Snapshot) Count(r Role) int {
 	n := 0

@@ -70,7 +70,15 @@ func TestAttributesBackendsByApplicationName(t *testing.T) {
 		}
 		return s
 	}
-	forApp, forBystander := take(app), take(bystander)
+	takeApp := func() pgprocs.Snapshot {
+		t.Helper()
+		s, err := pgprocs.TakeApp(ctx, watch, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	forApp, forBystander, appOnly := take(app), take(bystander), takeApp()
 	if n := forApp.Count(pgprocs.App); n != 1 {
 		t.Fatalf("%d backends of %s, want 1", n, app)
 	}
@@ -81,7 +89,14 @@ func TestAttributesBackendsByApplicationName(t *testing.T) {
 	if _, err := work.Exec(ctx, "SELECT count(*) FROM generate_series(1, 5000000)"); err != nil {
 		t.Fatal(err)
 	}
-	app1, bystander1 := take(app), take(bystander)
+	app1, bystander1, appOnly1 := take(app), take(bystander), takeApp()
+	if appOnly.Count(pgprocs.App) != 1 || appOnly.Count(pgprocs.Other)+appOnly.Count(pgprocs.Background) != 0 {
+		t.Errorf("TakeApp holds %d backends of the application and %d other processes, want 1 and 0",
+			appOnly.Count(pgprocs.App), appOnly.Count(pgprocs.Other)+appOnly.Count(pgprocs.Background))
+	}
+	if got := appOnly1.Since(appOnly).App; got < procstat.ClockTick {
+		t.Errorf("TakeApp: the application's backend used %s, want its query's CPU", got)
+	}
 
 	u := app1.Since(forApp)
 	if u.App < procstat.ClockTick {
