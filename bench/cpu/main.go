@@ -8,7 +8,13 @@
 //
 // Each step is counted as the difference between two loops that differ only by that
 // step, and each loop as the difference between two runs that differ only by the
-// number of deliveries, so start-up, set-up, warm-up and shut-down cancel out.
+// number of deliveries, so start-up, set-up, warm-up and shut-down cancel out. The
+// runs use a fixed seed and clock, so they send the same bytes; they differ by a few
+// hundred instructions per delivery, as Go's runtime seeds its maps and caches at
+// random (-repeat shows the range). perf cannot count instructions on a machine
+// without hardware counters (a VM's, often), which is why callgrind counts them here;
+// it sees only this process, so PostgreSQL's side is given as the CPU time of its
+// backends instead.
 package main
 
 import (

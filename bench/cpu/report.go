@@ -102,6 +102,10 @@ func render(o options, bins []binary, phases []phase, counts []map[phase][][2]co
 	if o.gogc == "off" {
 		b.WriteString("\nWith the collector off, the counts leave out its work, which grows with the bytes allocated.\n")
 	}
+	b.WriteString("Identical runs differ by a few hundred instructions per delivery, a little more on PostgreSQL: Go's\n" +
+		"runtime seeds its maps and caches at random, and waiting on the network or the disk takes the\n" +
+		"scheduler down paths of its own. -repeat 3 shows the median and the range; a larger -deliveries\n" +
+		"narrows it.\n")
 	return b.String()
 }
 
