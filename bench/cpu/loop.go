@@ -234,8 +234,10 @@ func runLoop(ctx context.Context, c loopConfig) (loopStats, error) {
 				continue
 			}
 			ch := clerkdecode.ChangeFromEvent(msg.ID, d.Body, clerkdecode.Options{})
-			if ch.Op != clerksync.OpUpsertUser {
-				return st, fmt.Errorf("delivery %s decoded as %s, not an upsert: %s", d.ID, ch.Op, ch.Error)
+			// Every delivery is a user.updated to apply: one the decoder would only record
+			// would make the count that of another path.
+			if ch.Op == clerksync.OpDeadLetter || ch.Op == clerksync.OpIgnore || ch.UserID == "" {
+				return st, fmt.Errorf("delivery %s decoded as %s, not as a change to a user: %s", d.ID, ch.Op, ch.Error)
 			}
 			changes = append(changes, ch)
 		}
