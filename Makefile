@@ -7,6 +7,7 @@ LDFLAGS       := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 TOOLS         := $(CURDIR)/.tools
 FUZZTIME      ?= 30s
+FUZZTIME_CI   ?= 5s
 BENCHFLAGS    ?=
 
 .DEFAULT_GOAL := help
@@ -39,9 +40,18 @@ test-pg: ## Run the PostgreSQL store tests only, failing if PostgreSQL is unreac
 	CLERKSYNC_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 ./postgres/... ./migrations/...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the signature header parser and the payload decoder (FUZZTIME each, default 30s).
-	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./svixsig
-	$(GO) test -run='^$$' -fuzz='^FuzzChangeFromEvent$$' -fuzztime=$(FUZZTIME) ./clerkdecode
+fuzz: ## Run every fuzz target of every package, from its seed corpus on (FUZZTIME each, default 30s).
+	@set -e; for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		targets=$$($(GO) test -list '^Fuzz' $$dir); \
+		for target in $$(echo "$$targets" | grep '^Fuzz'); do \
+			echo "== $$target in $$dir for $(FUZZTIME)"; \
+			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$dir; \
+		done; \
+	done
+
+.PHONY: fuzz-ci
+fuzz-ci: ## Run every fuzz target briefly (FUZZTIME_CI each, default 5s), as CI does.
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_CI)
 
 .PHONY: vet
 vet: ## Run go vet.
@@ -59,7 +69,7 @@ tidy: ## Tidy go.mod and fail if it was not tidy.
 
 .PHONY: clean
 clean: ## Remove build output.
-	rm -rf bin artifacts
+	rm -rf bin artifacts build dist
 
 .PHONY: bench
 bench: ## Measure throughput and CPU per delivery against reference receivers and the targets; writes BENCHMARKS.md (BENCHFLAGS='-baseline main' adds main's clerksync).
@@ -68,3 +78,26 @@ bench: ## Measure throughput and CPU per delivery against reference receivers an
 .PHONY: bench-cpu
 bench-cpu: ## Count instructions per delivery (verify, decode, apply) with valgrind (BENCHFLAGS='-baseline main' for before/after).
 	$(GO) run ./bench/cpu $(BENCHFLAGS)
+
+.PHONY: hostile
+hostile: ## Attack a real serve too slowly for the tests (slowloris, floods, a full disk) and print what held.
+	$(GO) run ./internal/hostile
+
+.PHONY: bench-attack
+bench-attack: ## Measure serve's memory while 1,000 clients hold unsigned 1 MiB bodies open, and after.
+	$(GO) run ./internal/attackbench
+# --- Container image and releases (scripts/) -----------------------------------
+
+IMAGE ?= clerksync:$(VERSION)
+
+.PHONY: image
+image: ## Build the container image IMAGE (clerksync:VERSION): FROM scratch, the binary built here with Go.
+	VERSION=$(VERSION) scripts/build-image.sh $(IMAGE)
+
+.PHONY: test-image
+test-image: ## Build the image and run it as a user would (--network host): send an event, read the row. Needs Docker.
+	VERSION=$(VERSION) scripts/test-image.sh
+
+.PHONY: release
+release: ## Cross-compile linux, darwin, windows × amd64, arm64 into dist/ with the version and SHA256SUMS.
+	VERSION=$(VERSION) scripts/release.sh

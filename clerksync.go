@@ -27,12 +27,12 @@ type Op uint8
 
 // The operations a Change can carry.
 const (
-	// OpUpsertUser creates or updates a user's profile, guarded by updated_at and by
-	// the user's tombstone.
-	OpUpsertUser Op = iota + 1
-	// OpDeleteUser removes a user's profile, leaves a tombstone for ever and redacts the
-	// user's payloads in the event log.
-	OpDeleteUser
+	// OpUpsert creates or updates an object (Change.Object), guarded by updated_at and
+	// by tombstones (see Decide).
+	OpUpsert Op = iota + 1
+	// OpDelete removes an object, leaves a tombstone for ever, removes what belongs to
+	// it and, for a user, redacts the user's payloads in the event log.
+	OpDelete
 	// OpIgnore records an authentic event of a type clerksync does not sync.
 	OpIgnore
 	// OpDeadLetter records an authentic event that could not be used, with its raw body
@@ -43,10 +43,10 @@ const (
 // String returns the name of op as used in logs.
 func (op Op) String() string {
 	switch op {
-	case OpUpsertUser:
-		return "upsert_user"
-	case OpDeleteUser:
-		return "delete_user"
+	case OpUpsert:
+		return "upsert"
+	case OpDelete:
+		return "delete"
 	case OpIgnore:
 		return "ignore"
 	case OpDeadLetter:
@@ -55,8 +55,8 @@ func (op Op) String() string {
 	return "unknown"
 }
 
-// Change is one thing Clerk says about a user, from a webhook or from the Backend API.
-// Every source is turned into Changes and applied by the same engine, so the same
+// Change is one thing Clerk says about an object, from a webhook or from the Backend
+// API. Every source is turned into Changes and applied by the same engine, so the same
 // guards (svix-id, updated_at, tombstones) hold whatever the source.
 type Change struct {
 	Op     Op
@@ -78,11 +78,86 @@ type Change struct {
 	// replay): its svix-id is expected to be known and the log entry is updated.
 	Replay bool
 
-	// UserID is the Clerk user id the change is about ("" for events about no user).
+	// Kind and ID name the object the change is about: the Object of an upsert, the
+	// deleted object of a delete, and for OpIgnore and OpDeadLetter the object the
+	// event names, when it names one (recorded in the event log).
+	Kind Kind
+	ID   string
+	// UserID is the user the change concerns, "" for none: the user itself, the member
+	// of a membership, the user who accepted an invitation, the user of a session. The
+	// event log's copy of the delivery is redacted once that user is deleted.
 	UserID string
-	// Profile is the new state of the user for OpUpsertUser.
-	Profile *Profile
+	// Object is the new state of the object for OpUpsert. For OpDelete it is the
+	// object's last state when the event carries it (organizationMembership.deleted
+	// carries the whole membership), nil otherwise.
+	Object Object
 }
+
+// Profile returns the profile an upsert of a user carries, or nil.
+func (c *Change) Profile() *Profile {
+	p, _ := c.Object.(*Profile)
+	return p
+}
+
+// Key returns the key of the object the change is about.
+func (c *Change) Key() ObjectKey { return ObjectKey{c.Kind, c.ID} }
+
+// UpsertUser returns the change that upserts p from source.
+func UpsertUser(p *Profile, source Source) Change {
+	p.SyncSource = source
+	return Change{Op: OpUpsert, Source: source, Kind: KindUser, ID: p.UserID, UserID: p.UserID, Object: p}
+}
+
+// Upsert returns the change that upserts o from source; UserID is set for users,
+// memberships and accepted invitations.
+func Upsert(o Object, source Source) Change {
+	k := o.ObjectKey()
+	c := Change{Op: OpUpsert, Source: source, Kind: k.Kind, ID: k.ID, Object: o}
+	switch v := o.(type) {
+	case *Profile:
+		v.SyncSource = source
+		c.UserID = v.UserID
+	case *Organization:
+		v.SyncSource = source
+	case *Membership:
+		v.SyncSource = source
+		c.UserID = v.UserID
+		if v.Organization != nil {
+			v.Organization.SyncSource = source
+		}
+	case *Invitation:
+		v.SyncSource = source
+		c.UserID = v.UserID
+	case *Role:
+		v.SyncSource = source
+	case *Permission:
+		v.SyncSource = source
+	}
+	return c
+}
+
+// Delete returns the change that deletes the object key from source.
+func Delete(key ObjectKey, source Source) Change {
+	c := Change{Op: OpDelete, Source: source, Kind: key.Kind, ID: key.ID}
+	if key.Kind == KindUser {
+		c.UserID = key.ID
+	}
+	return c
+}
+
+// DeletePolicy says what a deletion does to an object's row.
+type DeletePolicy string
+
+// The deletion policies.
+const (
+	// DeleteHard removes the row (the default): the tables hold live objects only, and
+	// an application's foreign keys with ON DELETE CASCADE remove what refers to it.
+	DeleteHard DeletePolicy = "hard"
+	// DeleteSoft keeps the row with deleted_at set and its personal columns (email,
+	// phone, names, image, metadata, raw) cleared, so that an application's history
+	// that refers to it survives.
+	DeleteSoft DeletePolicy = "soft"
+)
 
 // Profile is one row of the profiles table: what an application joins, searches and
 // shows. Empty strings are stored as NULL; timestamps are Clerk's, in milliseconds since
@@ -135,8 +210,8 @@ type Outcome uint8
 const (
 	// OutcomeApplied: the change was written (see Result.Action for how).
 	OutcomeApplied Outcome = iota + 1
-	// OutcomeStale: the change was older than what is stored, or about a deleted user;
-	// nothing changed.
+	// OutcomeStale: the change was older than what is stored, or about a deleted
+	// object (see Result.Reason); nothing changed.
 	OutcomeStale
 	// OutcomeDuplicate: the svix-id was seen before; nothing changed.
 	OutcomeDuplicate
@@ -174,7 +249,7 @@ func ParseOutcome(s string) (Outcome, bool) {
 	return 0, false
 }
 
-// Action is what an applied change did to the profiles table.
+// Action is what an applied change did to its object's table.
 type Action uint8
 
 // The actions an applied change can take.
@@ -217,6 +292,8 @@ func ParseAction(s string) (Action, bool) {
 type Result struct {
 	Outcome Outcome
 	Action  Action
+	// Reason says why a stale change was stale.
+	Reason Reason
 	// Error is set for OutcomeDeadLetter: why the change could not be used. A change
 	// the store could not apply (a poison change) is recorded as a dead letter instead
 	// of failing the changes it was batched with.
@@ -225,8 +302,13 @@ type Result struct {
 
 // Event is one entry of the event log: a webhook delivery and what became of it.
 type Event struct {
-	ID         string // svix-id
-	Type       string
+	ID   string // svix-id
+	Type string
+	// Kind and ObjectID name the object the event is about (0 and "" when it names
+	// none, or when it could not be decoded far enough to tell).
+	Kind     Kind
+	ObjectID string
+	// UserID is the user the event concerns (see Change.UserID).
 	UserID     string
 	Outcome    Outcome
 	Action     Action // what an applied event did (ActionNone otherwise)
@@ -237,17 +319,33 @@ type Event struct {
 	// when listing without bodies).
 	Body     []byte
 	Redacted bool
-	// Attempts counts how many times the event was applied (1, plus replays).
+	// Attempts counts the deliveries of the event and its replays: 1, plus one per
+	// redelivery of the same svix-id (each answered as a duplicate) and per replay.
 	Attempts int
 }
 
 // EventFilter selects entries of the event log, newest first.
 type EventFilter struct {
-	Outcome Outcome // 0 for any
-	Type    string  // "" for any
-	UserID  string  // "" for any
-	Before  string  // list entries received before this svix-id ("" from the newest)
-	Limit   int     // 0 for a default of 50
+	Outcome  Outcome // 0 for any
+	Type     string  // "" for any
+	UserID   string  // "" for any
+	Kind     Kind    // 0 for any
+	ObjectID string  // "" for any
+	Before   string  // list entries received before this svix-id ("" from the newest)
+	Limit    int     // 0 for a default of 50
+}
+
+// ObjectFilter selects live objects of one kind, ordered by id.
+type ObjectFilter struct {
+	After string // ids after this one ("" from the first)
+	Limit int    // 0 for a default of 100, at most MaxPage
+	// OrgID selects the memberships or invitations of one organization; UserID the
+	// memberships of one user ("" for any).
+	OrgID  string
+	UserID string
+	// CreatedBefore selects objects whose Clerk created_at (ms) is before it (0 for
+	// any): what prune compares with a listing that began then.
+	CreatedBefore int64
 }
 
 // Page sizes of the Store's listings.
@@ -283,8 +381,16 @@ type Store interface {
 	Profile(ctx context.Context, userID string) (*Profile, error)
 	// Profiles returns up to limit profiles with user_id > after, ordered by user_id.
 	Profiles(ctx context.Context, after string, limit int) ([]Profile, error)
-	// Deleted reports whether userID has a tombstone.
-	Deleted(ctx context.Context, userID string) (bool, error)
+	// Deleted reports whether the object key has a tombstone.
+	Deleted(ctx context.Context, key ObjectKey) (bool, error)
+	// Object returns the live object key (a *Profile, *Organization, …), or an error
+	// with code ENOTFOUND.
+	Object(ctx context.Context, key ObjectKey) (Object, error)
+	// Objects lists the live objects of kind that f selects, ordered by id.
+	Objects(ctx context.Context, kind Kind, f ObjectFilter) ([]Object, error)
+	// Preview returns what Apply would return for changes, changing nothing: the
+	// batch runs in a transaction that is rolled back.
+	Preview(ctx context.Context, changes []Change) ([]Result, error)
 
 	// Events lists the event log.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
@@ -314,4 +420,42 @@ type PipelinedStore interface {
 	// Sync makes every batch ApplyCommitted has returned durable. An error means they
 	// may not be: the store refuses further work (code EUNAVAILABLE) until reopened.
 	Sync() error
+}
+
+// FeedFilter selects entries of the changes feed, in seq order.
+type FeedFilter struct {
+	// After is the seq of the last entry the reader has seen (0 from the start).
+	After int64
+	// Limit is how many entries to return at most (0 for a default of 100, at most
+	// MaxPage).
+	Limit int
+	// Types selects entries by type: each a type ("profile.created"), a kind's
+	// entries ("membership.*") or "*"; none for every entry.
+	Types []string
+	// ObjectID selects the entries of one object ("" for every object).
+	ObjectID string
+}
+
+// DefaultFeedPage is the page FeedStore.Changes returns when FeedFilter.Limit is 0.
+const DefaultFeedPage = 100
+
+// FeedStore keeps the changes feed, which Apply records, and where each forwarding
+// endpoint is in it. The sqlite and postgres stores implement it.
+type FeedStore interface {
+	// Changes returns the entries f selects, in seq order. A reader that asks for
+	// the entries after the last seq it saw never misses one: an entry with a later
+	// seq is never returned before every entry with an earlier seq can be.
+	Changes(ctx context.Context, f FeedFilter) ([]FeedEntry, error)
+	// LastSeq returns the seq of the newest entry Changes may return, 0 when none.
+	LastSeq(ctx context.Context) (int64, error)
+	// ForwardPosition returns the seq up to which endpoint has acknowledged every
+	// entry, and false when the endpoint has no position yet.
+	ForwardPosition(ctx context.Context, endpoint string) (int64, bool, error)
+	// SetForwardPosition records endpoint's position.
+	SetForwardPosition(ctx context.Context, endpoint string, seq int64) error
+	// ForwardPositions returns the position of every endpoint that has one.
+	ForwardPositions(ctx context.Context) (map[string]int64, error)
+	// PruneChanges deletes the entries recorded before t whose seq is at most upTo
+	// and returns how many it deleted.
+	PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error)
 }

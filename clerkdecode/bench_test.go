@@ -63,7 +63,7 @@ func benchmarkChangeFromEvent(b *testing.B, body []byte) {
 			b.ReportAllocs()
 			for b.Loop() {
 				c := clerkdecode.ChangeFromEvent("msg_2g7np7Hrk0SN6kj5EDMLDaKNL0S", body, opt)
-				if c.Op != clerksync.OpUpsertUser {
+				if c.Op != clerksync.OpUpsert {
 					b.Fatalf("Op = %v: %s", c.Op, c.Error)
 				}
 			}

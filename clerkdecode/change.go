@@ -1,23 +1,33 @@
 package clerkdecode
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/clerksync/clerksync"
 )
 
 // ChangeFromEvent turns the body of an authentic webhook delivery, whose svix-id is
-// svixID, into the Change to apply. It never fails: user.created and user.updated
-// become OpUpsertUser with the decoded Profile, user.deleted becomes OpDeleteUser, any
-// other type becomes OpIgnore (with the user id of the data when it has an obvious one:
-// user_id, or id when the object is a user), and a body that cannot be used becomes
-// OpDeadLetter with Error saying why.
+// svixID, into the Change to apply. It never fails:
 //
-// Body is what the event log keeps: the body as received, minus data.private_metadata
-// (and the private_metadata of a user embedded in data, as session events carry) unless
-// opt.KeepPrivateMetadata. When there is nothing to cut, Body is body itself; the
-// profile's Raw and metadata are sub-slices of Body. body must not be modified
-// afterwards. A body that is not valid JSON is kept unchanged in its dead letter.
+//   - user.created and user.updated become an OpUpsert of the decoded Profile, and
+//     user.deleted an OpDelete of the user;
+//   - organization.*, organizationMembership.*, organizationInvitation.*, role.* and
+//     permission.* become an OpUpsert of the decoded object, or an OpDelete (a deleted
+//     membership carries its last state);
+//   - a session event that carries its user (session.created, .ended, …) becomes an
+//     OpUpsert of that user, which heals a user.updated that went missing;
+//   - any other type becomes OpIgnore, with the object it names when it has an obvious
+//     one (a user_id, an organization_id, or the id of a user);
+//   - a body that cannot be used becomes OpDeadLetter with Error saying why.
+//
+// Body is what the event log keeps: the body as received, minus the private_metadata of
+// data and of a user or organization embedded in it unless opt.KeepPrivateMetadata.
+// When there is nothing to cut, Body is body itself; the object's Raw and metadata are
+// sub-slices of Body (or of a copy, for the kinds decoded with encoding/json). body
+// must not be modified afterwards. A body that is not valid JSON is kept unchanged in
+// its dead letter when private metadata is kept; otherwise it is repaired, blanked or
+// dropped, as the dead letter's Error says (see unwalkable).
 func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 	c := clerksync.Change{Source: clerksync.SourceWebhook, EventID: svixID, Body: body}
 	keep := opt.KeepPrivateMetadata
@@ -43,34 +53,173 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 		p := new(clerksync.Profile)
 		u.fill(p, c.Body, cuts)
 		p.SyncSource = clerksync.SourceWebhook
-		c.Op, c.UserID, c.Profile = clerksync.OpUpsertUser, p.UserID, p
-	case c.EventType == "user.deleted":
-		o, cuts, err := d.data(!keep, nil)
-		if err == nil && len(o.id) == 0 {
-			err = &DecodeError{Path: "id", Offset: -1, Reason: "missing or not a string"}
-		}
-		if err != nil {
-			return deadLetter(c, e, opt, within(err, "data"))
-		}
-		c.Op, c.UserID, c.Body = clerksync.OpDeleteUser, string(o.id), cutSpansIf(body, cuts)
+		c.Op, c.Kind, c.ID, c.UserID, c.Object = clerksync.OpUpsert, clerksync.KindUser, p.UserID, p.UserID, p
 	default:
 		o, cuts, err := d.data(!keep, nil)
 		if err != nil {
 			// Not expected: scanEnvelope has walked data already.
 			return deadLetter(c, e, opt, within(err, "data"))
 		}
-		c.Op, c.UserID, c.Body = clerksync.OpIgnore, string(o.user(false)), cutSpansIf(body, cuts)
+		c.Body = cutSpansIf(body, cuts)
+		data := c.Body[remap(cuts, e.data.start):remap(cuts, e.data.end)]
+		if err := otherEvent(&c, o, data, opt); err != nil {
+			c.Body = body
+			return deadLetter(c, e, opt, within(err, "data"))
+		}
 	}
 	return c
 }
 
-// deadLetter returns c as a dead letter for err, with the user id and the private
-// metadata cut when the body is valid JSON with a data object.
+// otherEvent sets c from the data of an event that is not a user upsert.
+func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error {
+	upsert := func(obj clerksync.Object) {
+		k := obj.ObjectKey()
+		c.Op, c.Kind, c.ID, c.Object = clerksync.OpUpsert, k.Kind, k.ID, obj
+		setSource(obj)
+	}
+	deleted := func(k clerksync.Kind) error {
+		if len(o.id) == 0 {
+			return &DecodeError{Path: "id", Offset: -1, Reason: "missing or not a string"}
+		}
+		c.Op, c.Kind, c.ID = clerksync.OpDelete, k, string(o.id)
+		return nil
+	}
+	typ := c.EventType
+	switch {
+	case typ == "user.deleted":
+		if err := deleted(clerksync.KindUser); err != nil {
+			return err
+		}
+		c.UserID = c.ID
+	case typ == "organization.deleted":
+		return deleted(clerksync.KindOrganization)
+	case typ == "role.deleted":
+		return deleted(clerksync.KindRole)
+	case typ == "permission.deleted":
+		return deleted(clerksync.KindPermission)
+	case strings.HasPrefix(typ, "organization."):
+		org, err := DecodeOrganization(data, opt)
+		if err != nil {
+			return err
+		}
+		upsert(org)
+	case strings.HasPrefix(typ, "organizationMembership."):
+		m, err := DecodeMembership(data, opt)
+		if err != nil {
+			return err
+		}
+		upsert(m)
+		c.UserID = m.UserID
+		if typ == "organizationMembership.deleted" {
+			c.Op = clerksync.OpDelete
+		}
+	case strings.HasPrefix(typ, "organizationInvitation."):
+		i, err := DecodeInvitation(data, opt)
+		if err != nil {
+			return err
+		}
+		upsert(i)
+		c.UserID = i.UserID
+	case strings.HasPrefix(typ, "role."):
+		r, err := DecodeRole(data)
+		if err != nil {
+			return err
+		}
+		upsert(r)
+	case strings.HasPrefix(typ, "permission."):
+		p, err := DecodePermission(data)
+		if err != nil {
+			return err
+		}
+		upsert(p)
+	case strings.HasPrefix(typ, "session."):
+		var sess struct {
+			User json.RawMessage `json:"user"`
+		}
+		if err := unmarshal(data, &sess); err != nil {
+			return err
+		}
+		if len(sess.User) > 0 && string(sess.User) != "null" {
+			p, err := DecodeUser(sess.User, opt)
+			if err != nil {
+				return within(err, "user")
+			}
+			upsert(p)
+			c.UserID = p.UserID
+			return nil
+		}
+		ignore(c, o)
+	default:
+		ignore(c, o)
+	}
+	return nil
+}
+
+// ignore makes c an OpIgnore about the object the event's data names, if any.
+func ignore(c *clerksync.Change, o dataInfo) {
+	c.Op = clerksync.OpIgnore
+	c.UserID = string(o.user(false))
+	switch {
+	case c.UserID != "":
+		c.Kind, c.ID = clerksync.KindUser, c.UserID
+	case len(o.orgID) > 0:
+		c.Kind, c.ID = clerksync.KindOrganization, string(o.orgID)
+	}
+}
+
+// setSource marks obj, and the organization a membership carries, as coming from a
+// webhook.
+func setSource(obj clerksync.Object) {
+	switch v := obj.(type) {
+	case *clerksync.Profile:
+		v.SyncSource = clerksync.SourceWebhook
+	case *clerksync.Organization:
+		v.SyncSource = clerksync.SourceWebhook
+	case *clerksync.Membership:
+		v.SyncSource = clerksync.SourceWebhook
+		v.Organization.SyncSource = clerksync.SourceWebhook
+	case *clerksync.Invitation:
+		v.SyncSource = clerksync.SourceWebhook
+	case *clerksync.Role:
+		v.SyncSource = clerksync.SourceWebhook
+	case *clerksync.Permission:
+		v.SyncSource = clerksync.SourceWebhook
+	}
+}
+
+// kindOfType returns the kind of object events of type typ are about, 0 for none.
+func kindOfType(typ string) clerksync.Kind {
+	prefix := typ
+	if i := strings.IndexByte(typ, '.'); i >= 0 {
+		prefix = typ[:i]
+	}
+	switch prefix {
+	case "user":
+		return clerksync.KindUser
+	case "organization":
+		return clerksync.KindOrganization
+	case "organizationMembership":
+		return clerksync.KindMembership
+	case "organizationInvitation":
+		return clerksync.KindInvitation
+	case "role":
+		return clerksync.KindRole
+	case "permission":
+		return clerksync.KindPermission
+	}
+	return 0
+}
+
+// deadLetter returns c as a dead letter for err, with the object it names and the
+// private metadata cut when the body is valid JSON with a data object.
 func deadLetter(c clerksync.Change, e envelope, opt Options, err error) clerksync.Change {
 	c.Op = clerksync.OpDeadLetter
 	c.Error = err.Error()
-	c.Profile = nil
-	c.UserID = ""
+	c.Object = nil
+	c.Kind, c.ID, c.UserID = 0, "", ""
+	if !e.walked {
+		c, e = unwalkable(c, opt)
+	}
 	if !e.walked || !e.hasData {
 		return c
 	}
@@ -81,12 +230,17 @@ func deadLetter(c clerksync.Change, e envelope, opt Options, err error) clerksyn
 	}
 	c.UserID = string(o.user(strings.HasPrefix(c.EventType, "user.")))
 	c.Body = cutSpansIf(c.Body, cuts)
+	if k := kindOfType(c.EventType); k != 0 && len(o.id) > 0 {
+		c.Kind, c.ID = k, string(o.id)
+	} else if c.UserID != "" {
+		c.Kind, c.ID = clerksync.KindUser, c.UserID
+	}
 	return c
 }
 
 // dataInfo is what the lenient walk of an event's data object found.
 type dataInfo struct {
-	id, userID, kind []byte // id, user_id and object
+	id, userID, kind, orgID []byte // id, user_id, object and organization_id
 }
 
 // user returns the id of the user the data is about: id when the data is a user (or
@@ -101,7 +255,8 @@ func (o dataInfo) user(isUser bool) []byte {
 // data walks the data object of an event at the current offset. It is lenient: id,
 // user_id and object are read only when they are strings, anything else is skipped.
 // When cut, it appends to cuts the spans that remove the top-level private_metadata
-// and that of a user object embedded in data (as session events carry).
+// and that of a user or organization object embedded in data (as session and
+// membership events carry).
 func (d *dec) data(cut bool, cuts []span) (dataInfo, []span, error) {
 	var o dataInfo
 	if _, err := d.open(false); err != nil {
@@ -125,11 +280,13 @@ func (d *dec) data(cut bool, cuts []span) (dataInfo, []span, error) {
 			dst = &o.userID
 		case "object":
 			dst = &o.kind
+		case "organization_id":
+			dst = &o.orgID
 		}
 		switch {
 		case dst != nil && d.next() == '"':
 			*dst, err = d.strVal()
-		case cut && string(key) == "user" && d.next() == '{':
+		case cut && (string(key) == "user" || string(key) == "organization") && d.next() == '{':
 			cuts, err = d.cutMembers("private_metadata", cuts)
 		default:
 			err = d.skip(1)

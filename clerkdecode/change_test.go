@@ -26,6 +26,10 @@ func TestChangeFromEvent(t *testing.T) {
 		eventType string
 		eventTime int64
 		userID    string
+		// kind and id are the object the change is about, when it is not a user (or a
+		// user whose profile is not compared).
+		kind clerksync.Kind
+		id   string
 		// errPart is part of Change.Error for dead letters.
 		errPart string
 		// profile is the expected profile without KeepPrivateMetadata.
@@ -35,7 +39,7 @@ func TestChangeFromEvent(t *testing.T) {
 	}{
 		{
 			name: "ClerkUserCreated", file: "clerk/user.created.json",
-			op: clerksync.OpUpsertUser, eventType: "user.created", eventTime: 1654012591835,
+			op: clerksync.OpUpsert, eventType: "user.created", eventTime: 1654012591835,
 			userID: "user_29w83sxmDNGwOuEthce5gg56FcC",
 			profile: &clerksync.Profile{
 				UserID: "user_29w83sxmDNGwOuEthce5gg56FcC", Email: "example@example.org", EmailVerified: true,
@@ -48,7 +52,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "ClerkUserUpdated", file: "clerk/user.updated.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716883500000,
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716883500000,
 			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 			profile: &clerksync.Profile{
 				UserID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", Email: "john.doe@example.com", EmailVerified: true,
@@ -62,20 +66,23 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "ClerkUserDeleted", file: "clerk/user.deleted.json",
-			op: clerksync.OpDeleteUser, eventType: "user.deleted", eventTime: 1716883900000,
+			op: clerksync.OpDelete, eventType: "user.deleted", eventTime: 1716883900000,
 			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "ClerkOrganizationCreated", file: "clerk/organization.created.json",
-			op: clerksync.OpIgnore, eventType: "organization.created", eventTime: 1716883300000,
+			op: clerksync.OpUpsert, eventType: "organization.created", eventTime: 1716883300000,
+			kind: clerksync.KindOrganization, id: "org_2g7npMRHTdYxcWl2ke7JkJnd5Ka",
 		},
 		{
 			name: "ClerkOrganizationDeleted", file: "clerk/organization.deleted.json",
-			op: clerksync.OpIgnore, eventType: "organization.deleted", eventTime: 1716884000000,
+			op: clerksync.OpDelete, eventType: "organization.deleted", eventTime: 1716884000000,
+			kind: clerksync.KindOrganization, id: "org_2g7npMRHTdYxcWl2ke7JkJnd5Ka",
 		},
 		{
 			name: "ClerkOrganizationMembershipCreated", file: "clerk/organizationMembership.created.json",
-			op: clerksync.OpIgnore, eventType: "organizationMembership.created", eventTime: 1716883310000,
+			op: clerksync.OpUpsert, eventType: "organizationMembership.created", eventTime: 1716883310000,
+			kind: clerksync.KindMembership, id: "orgmem_2g7nqRZt6ouqJt0bWFm7Ytr3YpE", userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "ClerkSessionCreated", file: "clerk/session.created.json",
@@ -88,7 +95,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "SpecUserCreated", file: "openapi/user.created.json",
-			op: clerksync.OpUpsertUser, eventType: "user.created", eventTime: 1716883200000,
+			op: clerksync.OpUpsert, eventType: "user.created", eventTime: 1716883200000,
 			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 			profile: &clerksync.Profile{
 				UserID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", FirstName: "John", LastName: "Doe",
@@ -101,7 +108,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "SpecUserUpdated", file: "openapi/user.updated.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716883200000,
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716883200000,
 			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 			profile: &clerksync.Profile{
 				UserID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", Username: "johndoe", FirstName: "John", LastName: "Doe Updated",
@@ -114,33 +121,33 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "SpecUserDeleted", file: "openapi/user.deleted.json",
-			op: clerksync.OpDeleteUser, eventType: "user.deleted", eventTime: 1716883200000,
+			op: clerksync.OpDelete, eventType: "user.deleted", eventTime: 1716883200000,
 			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionCreated", file: "openapi/session.created.json",
-			op: clerksync.OpIgnore, eventType: "session.created", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.created", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionPending", file: "openapi/session.pending.json",
-			op: clerksync.OpIgnore, eventType: "session.pending", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.pending", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionEnded", file: "openapi/session.ended.json",
-			op: clerksync.OpIgnore, eventType: "session.ended", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.ended", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionRemoved", file: "openapi/session.removed.json",
-			op: clerksync.OpIgnore, eventType: "session.removed", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.removed", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecSessionRevoked", file: "openapi/session.revoked.json",
-			op: clerksync.OpIgnore, eventType: "session.revoked", eventTime: 1716883200000,
-			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
+			op: clerksync.OpUpsert, eventType: "session.revoked", eventTime: 1716883200000,
+			userID: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", kind: clerksync.KindUser, id: "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S",
 		},
 		{
 			name: "SpecEmailCreated", file: "openapi/email.created.json",
@@ -149,7 +156,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "TimestampMilliseconds", file: "events/user.updated.ms.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716883500123, userID: "user_ms",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716883500123, userID: "user_ms",
 			profile: &clerksync.Profile{
 				UserID: "user_ms", Email: "ms@example.com", EmailVerified: true, Username: "ms",
 				FirstName: "Milli", LastName: "Seconds", ImageURL: "https://img.clerk.com/ms",
@@ -161,7 +168,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "TimestampSeconds", file: "events/user.updated.seconds.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716883500000, userID: "user_seconds",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716883500000, userID: "user_seconds",
 			profile: &clerksync.Profile{
 				UserID: "user_seconds", FirstName: "Whole", LastName: "Seconds", ImageURL: "https://img.clerk.com/s",
 				PublicMetadata: raw(`{}`), UnsafeMetadata: raw(`{}`),
@@ -172,7 +179,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "TimestampMissing", file: "events/user.created.no-timestamp.json",
-			op: clerksync.OpUpsertUser, eventType: "user.created", eventTime: 0, userID: "user_nots",
+			op: clerksync.OpUpsert, eventType: "user.created", eventTime: 0, userID: "user_nots",
 			profile: &clerksync.Profile{
 				UserID: "user_nots", Username: "nots",
 				PublicMetadata: raw(`{}`), UnsafeMetadata: raw(`{}`),
@@ -182,7 +189,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "NullMetadataAndArrays", file: "events/user.updated.null-metadata.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716883600000, userID: "user_nullmeta",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716883600000, userID: "user_nullmeta",
 			profile: &clerksync.Profile{
 				UserID: "user_nullmeta", FirstName: "Null", LastName: "Metadata", ImageURL: "https://img.clerk.com/nullmeta",
 				PublicMetadata: raw(`{}`), UnsafeMetadata: raw(`{}`),
@@ -193,7 +200,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "MissingArrays", file: "events/user.created.missing-arrays.json",
-			op: clerksync.OpUpsertUser, eventType: "user.created", eventTime: 1716883700000, userID: "user_noarrays",
+			op: clerksync.OpUpsert, eventType: "user.created", eventTime: 1716883700000, userID: "user_noarrays",
 			profile: &clerksync.Profile{
 				UserID: "user_noarrays", FirstName: "No", LastName: "Arrays",
 				PublicMetadata: raw(`{}`), UnsafeMetadata: raw(`{}`),
@@ -203,7 +210,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "VerificationWithoutObject", file: "events/user.updated.verification-no-object.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716883800000, userID: "user_verifnoobj",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716883800000, userID: "user_verifnoobj",
 			profile: &clerksync.Profile{
 				UserID: "user_verifnoobj", Email: "vno@example.com", EmailVerified: true, Phone: "+15555550111",
 				FirstName: "Verification", LastName: "Without Object", ImageURL: "https://img.clerk.com/vno",
@@ -214,7 +221,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "VerificationNull", file: "events/user.updated.verification-null.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716883900000, userID: "user_verifnull",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716883900000, userID: "user_verifnull",
 			profile: &clerksync.Profile{
 				UserID: "user_verifnull", Email: "vnull@example.com", EmailVerified: false,
 				FirstName: "Verification", LastName: "Null", ImageURL: "https://img.clerk.com/vnull",
@@ -225,7 +232,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "PrimaryIDsAfterArrays", file: "events/user.created.primary-ids-last.json",
-			op: clerksync.OpUpsertUser, eventType: "user.created", eventTime: 1716884000000, userID: "user_primarylast",
+			op: clerksync.OpUpsert, eventType: "user.created", eventTime: 1716884000000, userID: "user_primarylast",
 			profile: &clerksync.Profile{
 				UserID: "user_primarylast", Email: "second@example.com", EmailVerified: true, Phone: "+15555550122",
 				Username: "sorted", FirstName: "Sorted", LastName: "Keys", ImageURL: "https://img.clerk.com/pil",
@@ -238,7 +245,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "NoPrimaryPhone", file: "events/user.updated.no-primary-phone.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716884100000, userID: "user_nophone",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716884100000, userID: "user_nophone",
 			profile: &clerksync.Profile{
 				UserID: "user_nophone", Email: "np@example.com", EmailVerified: true,
 				FirstName: "No Primary", LastName: "Phone", ImageURL: "https://img.clerk.com/np",
@@ -249,7 +256,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "UnknownKeys", file: "events/user.updated.unknown-keys.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716884200000, userID: "user_unknownkeys",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716884200000, userID: "user_unknownkeys",
 			profile: &clerksync.Profile{
 				UserID: "user_unknownkeys", Email: "uk@example.com", EmailVerified: true,
 				Username: "unknown", FirstName: "Unknown", LastName: "Keys", ImageURL: "https://img.clerk.com/uk",
@@ -262,7 +269,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "LegacyKeysOnly", file: "events/user.updated.legacy-only.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1654012591000, userID: "user_legacy",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1654012591000, userID: "user_legacy",
 			profile: &clerksync.Profile{
 				UserID: "user_legacy", Email: "legacy@example.org", EmailVerified: true,
 				FirstName: "Legacy", LastName: "Keys", ImageURL: "https://www.gravatar.com/avatar?d=mp",
@@ -273,7 +280,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "UnicodeAndEscapes", file: "events/user.updated.unicode.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716884300000, userID: "user_unicode",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716884300000, userID: "user_unicode",
 			profile: &clerksync.Profile{
 				UserID: "user_unicode", Email: "zoë@exämple.com", EmailVerified: true, Username: "zoë_😀",
 				FirstName: "Zoë Ångström", LastName: `O’Brien "Bob" \ 山田`,
@@ -286,7 +293,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "PrivateMetadataFirstAndRepeated", file: "events/user.updated.private-metadata.json",
-			op: clerksync.OpUpsertUser, eventType: "user.updated", eventTime: 1716884400000, userID: "user_private",
+			op: clerksync.OpUpsert, eventType: "user.updated", eventTime: 1716884400000, userID: "user_private",
 			profile: &clerksync.Profile{
 				UserID: "user_private", Email: "priv@example.com", EmailVerified: true,
 				FirstName: "Private", LastName: "Metadata", ImageURL: "https://img.clerk.com/priv",
@@ -298,7 +305,7 @@ func TestChangeFromEvent(t *testing.T) {
 		},
 		{
 			name: "UserDeletedWithExternalID", file: "events/user.deleted.external-id.json",
-			op: clerksync.OpDeleteUser, eventType: "user.deleted", eventTime: 1716885100000, userID: "user_gone",
+			op: clerksync.OpDelete, eventType: "user.deleted", eventTime: 1716885100000, userID: "user_gone",
 		},
 		{
 			name: "Malformed", file: "events/malformed.json",
@@ -385,13 +392,16 @@ func TestChangeFromEvent(t *testing.T) {
 
 				checkBody(t, c, orig, keep)
 
+				if tt.kind != 0 && (c.Kind != tt.kind || c.ID != tt.id) {
+					t.Errorf("object = %v %q, want %v %q", c.Kind, c.ID, tt.kind, tt.id)
+				}
 				if tt.profile == nil {
-					if c.Profile != nil {
-						t.Fatalf("Profile = %+v, want nil", c.Profile)
+					if c.Profile() != nil && tt.kind != clerksync.KindUser {
+						t.Fatalf("Profile = %+v, want nil", c.Profile())
 					}
 					return
 				}
-				if c.Profile == nil {
+				if c.Profile() == nil {
 					t.Fatal("Profile = nil")
 				}
 				want := *tt.profile
@@ -401,14 +411,14 @@ func TestChangeFromEvent(t *testing.T) {
 						want.PrivateMetadata = raw(tt.keptPrivate)
 					}
 				}
-				if diff := cmp.Diff(&want, c.Profile, profileOpts); diff != "" {
+				if diff := cmp.Diff(&want, c.Profile(), profileOpts); diff != "" {
 					t.Errorf("Profile mismatch (-want +got):\n%s", diff)
 				}
 				var env struct{ Data json.RawMessage }
 				if err := json.Unmarshal(orig, &env); err != nil {
 					t.Fatal(err)
 				}
-				checkProfileRaw(t, c.Profile, env.Data, c.Body, keep)
+				checkProfileRaw(t, c.Profile(), env.Data, c.Body, keep)
 			})
 		}
 	}
@@ -457,7 +467,7 @@ func TestChangeFromEventAliasing(t *testing.T) {
 		if !same(c.Body, body) {
 			t.Error("Body is a copy, want the body itself")
 		}
-		if !within(c.Profile.Raw, body) || !within(c.Profile.PublicMetadata, body) {
+		if !within(c.Profile().Raw, body) || !within(c.Profile().PublicMetadata, body) {
 			t.Error("Raw or metadata is a copy, want sub-slices of the body")
 		}
 	})
@@ -468,13 +478,13 @@ func TestChangeFromEventAliasing(t *testing.T) {
 		if within(c.Body, body) {
 			t.Fatal("Body aliases the body, want a cut copy")
 		}
-		if !within(c.Profile.Raw, c.Body) || !within(c.Profile.PublicMetadata, c.Body) {
+		if !within(c.Profile().Raw, c.Body) || !within(c.Profile().PublicMetadata, c.Body) {
 			t.Error("Raw or metadata is a copy, want sub-slices of Body")
 		}
 		// Appending to Raw must not write over Body.
 		before := bytes.Clone(c.Body)
-		_ = append(c.Profile.Raw, "garbage"...)
-		_ = append(c.Profile.PublicMetadata, "garbage"...)
+		_ = append(c.Profile().Raw, "garbage"...)
+		_ = append(c.Profile().PublicMetadata, "garbage"...)
 		if !bytes.Equal(c.Body, before) {
 			t.Error("appending to Raw changed Body")
 		}
@@ -554,12 +564,12 @@ func TestChangeFromEventRepeatedKeys(t *testing.T) {
 		{
 			name: "UserDataAfterOtherType",
 			body: `{"type":"session.created","data":{"id":"sess_1"},"type":"user.updated","data":{"id":"user_2","updated_at":5}}`,
-			op:   clerksync.OpUpsertUser, userID: "user_2",
+			op:   clerksync.OpUpsert, userID: "user_2",
 		},
 		{
 			name: "TypeChangesAfterData",
 			body: `{"type":"user.updated","data":{"object":"user","id":"user_1","updated_at":5},"type":"user.deleted"}`,
-			op:   clerksync.OpDeleteUser, userID: "user_1",
+			op:   clerksync.OpDelete, userID: "user_1",
 		},
 		{
 			name: "UnusableUserThenValidBody",

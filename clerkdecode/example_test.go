@@ -11,11 +11,11 @@ func ExampleChangeFromEvent() {
 		`"first_name":"Test","last_name":"User","private_metadata":{"plan":"secret"},"updated_at":1716883500000}}`)
 
 	c := clerkdecode.ChangeFromEvent("msg_1", body, clerkdecode.Options{})
-	fmt.Println(c.Op, c.UserID, c.EventTime, c.Profile.Name())
-	fmt.Println(string(c.Profile.Raw))
-	fmt.Println(string(c.Profile.PublicMetadata))
+	fmt.Println(c.Op, c.UserID, c.EventTime, c.Profile().Name())
+	fmt.Println(string(c.Profile().Raw))
+	fmt.Println(string(c.Profile().PublicMetadata))
 	// Output:
-	// upsert_user user_123 1716883500000 Test User
+	// upsert user_123 1716883500000 Test User
 	// {"object":"user","id":"user_123","first_name":"Test","last_name":"User","updated_at":1716883500000}
 	// {}
 }

@@ -3,6 +3,7 @@ package clerkdecode_test
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -22,6 +23,9 @@ func FuzzChangeFromEvent(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"user.updated","data":{"id":"u","updated_at":1,"private_metadata":1,"private_metadata":2}}`), false)
 	f.Add([]byte(`{"data":{"id":"u","updated_at":1,"private_metadata":{}},"type":"user.created"}`), true)
+	f.Add([]byte("{\"type\":\"user.updated\",\"data\":{\"id\":\"u\",\"first_name\":\"\xff\",\"private_metadata\":{\"a\":1},\"updated_at\":1}}"), false)
+	f.Add([]byte(`{"type":"user.updated","data":{"id":"u","private_metadata":{"a":1},"updated_at":1}} trailing`), false)
+	f.Add([]byte(`{"type":"user.updated","data":{"id":"u","first_name":"a\u0000b","unsafe_metadata":{"\u0000":"\\u0000\u0000"},"private_metadata":{"x":"\u0000"},"updated_at":1}}`), true)
 	f.Fuzz(func(t *testing.T, body []byte, keep bool) {
 		orig := bytes.Clone(body)
 		c := clerkdecode.ChangeFromEvent("msg_1", body, clerkdecode.Options{KeepPrivateMetadata: keep})
@@ -36,14 +40,18 @@ func FuzzChangeFromEvent(f *testing.F) {
 			if c.Error == "" {
 				t.Fatal("dead letter without Error")
 			}
-			if c.Profile != nil {
+			if c.Profile() != nil {
 				t.Fatal("dead letter with a Profile")
 			}
-			if !json.Valid(c.Body) && !bytes.Equal(c.Body, body) {
-				t.Fatal("invalid body not kept unchanged")
+			if keep {
+				if !json.Valid(c.Body) && !bytes.Equal(c.Body, body) {
+					t.Fatal("invalid body not kept unchanged although private metadata is kept")
+				}
+				return
 			}
+			checkDeadLetterBody(t, c.Body)
 			return
-		case clerksync.OpUpsertUser, clerksync.OpDeleteUser, clerksync.OpIgnore:
+		case clerksync.OpUpsert, clerksync.OpDelete, clerksync.OpIgnore:
 		default:
 			t.Fatalf("Op = %v", c.Op)
 		}
@@ -63,14 +71,18 @@ func FuzzChangeFromEvent(f *testing.F) {
 		if _, ok := kept.Data["private_metadata"]; ok && !keep {
 			t.Fatalf("Body keeps data.private_metadata: %s", c.Body)
 		}
-		if keep && !bytes.Equal(c.Body, body) {
+		// Kept private metadata leaves the body as it is, but for what no store could
+		// keep as given (NUL, metadata nested too deeply).
+		if keep && !bytes.Equal(c.Body, body) && !bytes.Contains(body, []byte(`\u0000`)) && jsonDepth(body) <= clerkdecode.MaxMetadataDepth {
 			t.Fatal("Body changed although private metadata is kept")
 		}
-		if c.Op != clerksync.OpUpsertUser {
+		if c.Op != clerksync.OpUpsert || c.Kind != clerksync.KindUser || !strings.HasPrefix(c.EventType, "user.") {
+			// Other kinds are decoded with encoding/json; a user a session carries is
+			// checked as a user below only in user events.
 			return
 		}
 
-		p := c.Profile
+		p := c.Profile()
 		if p == nil || p.UserID == "" || p.UserID != c.UserID || p.UpdatedAt <= 0 {
 			t.Fatalf("upsert with profile %+v, UserID %q", p, c.UserID)
 		}
@@ -101,6 +113,37 @@ func FuzzChangeFromEvent(f *testing.F) {
 			t.Fatalf("profile differs from encoding/json's (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// checkDeadLetterBody checks that the body a dead letter keeps, without the opt-in,
+// keeps no private metadata: valid JSON has none in data (or {} where a tolerant scan
+// blanked it); anything else has every private_metadata member's value blanked.
+func checkDeadLetterBody(t *testing.T, kept []byte) {
+	t.Helper()
+	if json.Valid(kept) && utf8.Valid(kept) {
+		var k struct{ Data map[string]json.RawMessage }
+		if json.Unmarshal(kept, &k) == nil {
+			if v, ok := k.Data["private_metadata"]; ok && string(v) != "{}" {
+				t.Fatalf("dead letter keeps data.private_metadata: %s", kept)
+			}
+		}
+		return
+	}
+	for rest := kept; ; {
+		i := bytes.Index(rest, []byte("private_metadata"))
+		if i < 0 {
+			return
+		}
+		rest = rest[i+len("private_metadata"):]
+		after := bytes.TrimLeft(rest, " \t\r\n")
+		if !bytes.HasPrefix(after, []byte{'"'}) {
+			t.Fatalf("invalid dead letter body names private_metadata other than as a blanked member: %q", kept)
+		}
+		after = bytes.TrimLeft(after[1:], " \t\r\n")
+		if !bytes.HasPrefix(after, []byte{':'}) || !bytes.HasPrefix(bytes.TrimLeft(after[1:], " \t\r\n"), []byte("{}")) {
+			t.Fatalf("invalid dead letter body keeps a private_metadata value: %q", kept)
+		}
+	}
 }
 
 // FuzzCutKey checks that CutKey accepts only valid JSON objects, keeps them valid and
@@ -180,7 +223,7 @@ func referenceProfile(data []byte, keep bool) (p *clerksync.Profile, ok bool) {
 	}
 	meta := func(key string) json.RawMessage {
 		v, found := m[key]
-		if !found || string(v) == "null" {
+		if !found || string(v) == "null" || jsonDepth(v) > clerkdecode.MaxMetadataDepth {
 			return json.RawMessage(`{}`)
 		}
 		return v
@@ -244,7 +287,46 @@ func referenceProfile(data []byte, keep bool) (p *clerksync.Profile, ok bool) {
 	num("updated_at", &p.UpdatedAt)
 	num("last_sign_in_at", &p.LastSignInAt)
 	num("last_active_at", &p.LastActiveAt)
+	// NUL, which PostgreSQL cannot keep, becomes U+FFFD wherever it is kept.
+	for _, f := range []*string{&p.UserID, &p.Email, &p.Phone, &p.Username, &p.FirstName, &p.LastName, &p.ImageURL, &p.ExternalID} {
+		*f = strings.ReplaceAll(*f, "\x00", "\uFFFD")
+	}
+	for _, m := range []*json.RawMessage{&p.PublicMetadata, &p.UnsafeMetadata, &p.PrivateMetadata} {
+		*m = withoutNUL(*m)
+	}
 	return p, ok
+}
+
+// withoutNUL returns the JSON value m with every NUL of its strings and keys replaced
+// by U+FFFD.
+func withoutNUL(m json.RawMessage) json.RawMessage {
+	var v any
+	if m == nil || json.Unmarshal(m, &v) != nil {
+		return m
+	}
+	var fix func(any) any
+	fix = func(v any) any {
+		switch v := v.(type) {
+		case string:
+			return strings.ReplaceAll(v, "\x00", "\uFFFD")
+		case []any:
+			for i := range v {
+				v[i] = fix(v[i])
+			}
+		case map[string]any:
+			out := make(map[string]any, len(v))
+			for k, e := range v {
+				out[strings.ReplaceAll(k, "\x00", "\uFFFD")] = fix(e)
+			}
+			return out
+		}
+		return v
+	}
+	b, err := json.Marshal(fix(v))
+	if err != nil {
+		return m
+	}
+	return b
 }
 
 // orNull returns v, or null when v is absent.
@@ -253,4 +335,23 @@ func orNull(v json.RawMessage) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return v
+}
+
+// jsonDepth returns how deeply the valid JSON value v nests arrays and objects.
+func jsonDepth(v []byte) int {
+	depth, deepest := 0, 0
+	dec := json.NewDecoder(bytes.NewReader(v))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }

@@ -20,7 +20,10 @@ import (
 // encoding/json's json.Valid, and stricter in one way, as it also rejects invalid UTF-8
 // (which json.Valid lets through and PostgreSQL would refuse later).
 
-// maxDepth bounds the nesting of arrays and objects, as encoding/json does.
+// maxDepth bounds the nesting of arrays and objects, as encoding/json does: a safety
+// net for the parser, under PostgreSQL's own limit (its parser takes 10,000 levels
+// and gives up before 20,000 with the default max_stack_depth of 2 MB). Metadata has
+// a much lower bound of its own, MaxMetadataDepth.
 const maxDepth = 10000
 
 // strPlain marks the bytes a string may hold as they are: printable ASCII other than
@@ -53,6 +56,11 @@ type dec struct {
 	// keyAt and comma are set by member: the offset of the member's key (its opening
 	// quote) and of the comma before it (-1 for the first member).
 	keyAt, comma int
+	// deepest is the largest depth at which skip opened an array or object; callers
+	// that need it reset it first.
+	deepest int
+	// nuls are the offsets of the \u0000 escapes str has scanned (see nulReplacement).
+	nuls []int
 }
 
 // syntax returns an error for malformed JSON at the current offset.
@@ -166,6 +174,9 @@ func (d *dec) str() ([]byte, bool, error) {
 						d.i = i
 						return nil, false, d.syntax("invalid \\u escape in string")
 					}
+				}
+				if string(b[i+2:i+6]) == "0000" {
+					d.nuls = append(d.nuls, i)
 				}
 				i += 6
 			default:
@@ -322,6 +333,7 @@ func (d *dec) skip(depth int) error {
 		if depth >= maxDepth {
 			return d.syntax("nested too deeply")
 		}
+		d.deepest = max(d.deepest, depth)
 		d.i++
 		if d.next() == '}' {
 			d.i++
@@ -355,6 +367,7 @@ func (d *dec) skip(depth int) error {
 		if depth >= maxDepth {
 			return d.syntax("nested too deeply")
 		}
+		d.deepest = max(d.deepest, depth)
 		d.i++
 		if d.next() == ']' {
 			d.i++

@@ -107,12 +107,17 @@ type user struct {
 
 	public, unsafe, private          span
 	hasPublic, hasUnsafe, hasPrivate bool
+	// deep says a metadata document is nested deeper than MaxMetadataDepth: its
+	// contents are cut, so that it is kept as {} (see MaxMetadataDepth).
+	publicDeep, unsafeDeep, privateDeep bool
 
 	banned, locked                                   bool
 	createdAt, updatedAt, lastSignInAt, lastActiveAt int64
 
 	// keep says private_metadata is kept rather than cut out.
 	keep bool
+	// nuls are the offsets of the user's \u0000 escapes (see nulReplacement).
+	nuls []int
 }
 
 // contact is what was picked from email_addresses or phone_numbers.
@@ -129,6 +134,7 @@ type contact struct {
 // private_metadata.
 func (d *dec) user(u *user, keep bool, cuts []span) ([]span, error) {
 	*u = user{keep: keep}
+	nuls := len(d.nuls)
 	d.ws()
 	u.obj.start = d.i
 	if _, err := d.open(false); err != nil {
@@ -169,12 +175,12 @@ func (d *dec) user(u *user, keep bool, cuts []span) ([]span, error) {
 		case "phone_numbers":
 			u.phones, err = d.contacts(&u.phone, u.primaryPhoneID, "phone_number")
 		case "public_metadata":
-			u.public, u.hasPublic, err = d.meta()
+			u.public, u.hasPublic, u.publicDeep, cuts, err = d.meta(cuts)
 		case "unsafe_metadata":
-			u.unsafe, u.hasUnsafe, err = d.meta()
+			u.unsafe, u.hasUnsafe, u.unsafeDeep, cuts, err = d.meta(cuts)
 		case "private_metadata":
 			if keep {
-				u.private, u.hasPrivate, err = d.meta()
+				u.private, u.hasPrivate, u.privateDeep, cuts, err = d.meta(cuts)
 			} else {
 				err = d.skip(1)
 				remove = true
@@ -201,6 +207,10 @@ func (d *dec) user(u *user, keep bool, cuts []span) ([]span, error) {
 	}
 	cuts = c.close(cuts)
 	u.obj.end = d.i
+	if len(d.nuls) > nuls {
+		u.nuls = d.nuls[nuls:]
+		cuts = markNULs(cuts, u.nuls)
+	}
 
 	// A primary id may come after its array (Clerk's own examples sort keys): search
 	// the array again, now that the id is known.
@@ -220,10 +230,31 @@ func (d *dec) user(u *user, keep bool, cuts []span) ([]span, error) {
 	return cuts, nil
 }
 
-// meta reads a metadata value; null counts as absent.
-func (d *dec) meta() (s span, present bool, err error) {
+// MaxMetadataDepth is how deeply a user's metadata document (public, unsafe or, when
+// kept, private) may nest arrays and objects. A document nested deeper is not kept as
+// given: it is stored as {} in its column and in the user object (Profile.Raw and the
+// event body), and the rest of the user is applied as usual.
+//
+// The rule is that no user can be frozen by what the user controls. unsafe_metadata is
+// written from the browser, and Clerk bounds metadata by size (8 KB), not by depth: 8 KB
+// nest a few thousand levels, while SQLite's json_valid gives up past 1,000 levels (the
+// schema checks metadata with it) and PostgreSQL's parser past 10,000. A document either store could refuse would
+// turn every later update of that user, an administrator's ban included, into a dead
+// letter on that store. 100 levels is far beyond any real metadata and far within
+// both stores.
+const MaxMetadataDepth = 100
+
+// meta reads a metadata value; null counts as absent. When the value nests deeper
+// than MaxMetadataDepth, deep is set and the span that empties it is appended to cuts,
+// which must end before the value.
+func (d *dec) meta(cuts []span) (s span, present, deep bool, _ []span, err error) {
+	d.deepest = 0
 	s, null, err := d.raw(1)
-	return s, !null, err
+	if err == nil && d.deepest > MaxMetadataDepth {
+		deep = true
+		cuts = append(cuts, span{s.start + 1, s.end - 1})
+	}
+	return s, !null, deep, cuts, err
 }
 
 // contacts walks the array of email_addresses (valueKey "email_address") or
@@ -343,6 +374,9 @@ func (u *user) fill(p *clerksync.Profile, buf []byte, cuts []span) {
 		image = u.profileImageURL
 	}
 	fields := [...][]byte{u.id, u.email.value, u.phone.value, u.username, u.firstName, u.lastName, image, u.externalID}
+	if len(u.nuls) > 0 {
+		replaceNULs(buf, cuts, u.nuls, fields[:])
+	}
 	n := 0
 	for _, f := range fields {
 		n += len(f)
@@ -380,17 +414,23 @@ func (u *user) fill(p *clerksync.Profile, buf []byte, cuts []span) {
 	sub := func(s span) json.RawMessage {
 		return json.RawMessage(buf[remap(cuts, s.start):remap(cuts, s.end):remap(cuts, s.end)])
 	}
-	meta := func(s span, present bool) json.RawMessage {
-		if present {
-			return sub(s)
+	meta := func(s span, present, deep bool) json.RawMessage {
+		if !present {
+			return emptyObject()
 		}
-		return emptyObject()
+		m := sub(s)
+		if deep && m[0] == '[' {
+			// An emptied array, in buf, which has cuts and so is a copy: metadata
+			// documents are objects, and a replaced one is {} wherever it is kept.
+			m[0], m[1] = '{', '}'
+		}
+		return m
 	}
 	p.Raw = sub(u.obj)
-	p.PublicMetadata = meta(u.public, u.hasPublic)
-	p.UnsafeMetadata = meta(u.unsafe, u.hasUnsafe)
+	p.PublicMetadata = meta(u.public, u.hasPublic, u.publicDeep)
+	p.UnsafeMetadata = meta(u.unsafe, u.hasUnsafe, u.unsafeDeep)
 	if u.keep {
-		p.PrivateMetadata = meta(u.private, u.hasPrivate)
+		p.PrivateMetadata = meta(u.private, u.hasPrivate, u.privateDeep)
 	}
 }
 

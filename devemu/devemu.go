@@ -32,6 +32,8 @@ const (
 	Prefix = "/dev/"
 	// SignInPath is the development sign-in page.
 	SignInPath = "/dev/sign-in"
+	// SignOutPath is where a form posts to sign the developer out.
+	SignOutPath = "/dev/sign-out"
 	// APIPath is where the fake Backend API is served: its base URL, with /v1, is
 	// BaseURL + APIPath + "/v1".
 	APIPath = "/dev/clerk"
@@ -167,13 +169,14 @@ func (e *Emulator) currentStore() clerksync.Store {
 
 // Wrap returns a handler that serves the emulator under Prefix and app everywhere
 // else, with a fresh session token for the developer signed in through the emulator,
-// and that sends / to the emulator's page.
+// and that sends / to the emulator's page. It answers only requests addressed to the
+// base URL's host or to localhost, 127.0.0.1 or [::1] on its port, others 421.
 func (e *Emulator) Wrap(app http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, e.Handler())
 	mux.Handle("GET /{$}", http.RedirectHandler(Prefix, http.StatusSeeOther))
 	mux.Handle("/", e.withSession(app))
-	return mux
+	return e.checkHost(mux)
 }
 
 // seedUser is one of the users the emulator starts with.

@@ -47,7 +47,7 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("GET /dev/{$}", e.handleHome)
 	mux.HandleFunc("GET /dev/sign-in", e.handleSignInPage)
 	mux.HandleFunc("POST /dev/sign-in", e.handleSignIn)
-	mux.HandleFunc("POST /dev/sign-out", e.handleSignOut)
+	mux.HandleFunc("POST "+SignOutPath, e.handleSignOut)
 	mux.HandleFunc("POST /dev/users", e.handleCreate)
 	mux.HandleFunc("GET /dev/users/{id}", e.handleUserPage)
 	mux.HandleFunc("POST /dev/users/{id}", e.handleUpdate)

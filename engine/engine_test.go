@@ -290,7 +290,7 @@ func testPoisonChangeDoesNotFailBatchMates(t *testing.T, m mode) {
 	defer e.Close()
 
 	poison := upsert(99)
-	poison.Profile = nil // an upsert without a profile cannot be applied
+	poison.Object = nil // an upsert without a profile cannot be applied
 
 	var wg sync.WaitGroup
 	got := make([]clerksync.Result, 3)

@@ -17,9 +17,14 @@ type Metrics struct {
 	registry *prometheus.Registry
 
 	// Deliveries counts webhook deliveries by answer: an event outcome (applied, stale,
-	// duplicate, ignored, dead_letter) or a rejection (bad_request, unauthorized,
-	// too_large, unavailable, overloaded, error).
+	// duplicate, ignored, dead_letter) or a rejection: method_not_allowed (405),
+	// too_large (413), bad_request (400), unauthorized (401), timeout (408: the body
+	// came too slowly), busy (503: too many bodies being read at once), overloaded
+	// (503: the write queue is full), unavailable and error (503).
 	Deliveries *prometheus.CounterVec
+	// LastVerified is the time (Unix seconds) of the last webhook delivery whose
+	// signature verified: when it stops moving, Clerk stopped delivering.
+	LastVerified prometheus.Gauge
 	// DeliveryDuration observes how long a webhook delivery took, from its first byte
 	// read to its answer.
 	DeliveryDuration prometheus.Histogram
@@ -49,6 +54,10 @@ func New() *Metrics {
 			Name: "clerksync_webhook_deliveries_total",
 			Help: "Webhook deliveries by answer: the event's outcome or why it was rejected.",
 		}, []string{"result"}),
+		LastVerified: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "clerksync_webhook_last_verified_timestamp_seconds",
+			Help: "Unix time of the last webhook delivery whose signature verified (0: none since start).",
+		}),
 		DeliveryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "clerksync_webhook_delivery_seconds",
 			Help:    "Time from reading a webhook delivery to answering it.",
@@ -80,7 +89,7 @@ func New() *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Deliveries, m.DeliveryDuration, m.Changes,
+		m.Deliveries, m.LastVerified, m.DeliveryDuration, m.Changes,
 		m.BatchSize, m.BatchDuration, m.BatchErrors, m.ClerkRequests,
 	)
 	return m

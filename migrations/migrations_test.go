@@ -68,7 +68,7 @@ func TestSQLiteUp(t *testing.T) {
 		t.Fatalf("Version after Up = %d, want %d", current, latest)
 	}
 	// The tables are usable as the stores use them.
-	if _, err := db.ExecContext(ctx, `INSERT INTO clerksync_tombstones (user_id, deleted_at, source) VALUES ('user_1', 1, 'webhook')`); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO clerksync_tombstones (kind, object_id, deleted_at, source) VALUES ('user', 'user_1', 1, 'webhook')`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO profiles (user_id, created_at, updated_at, synced_at, sync_source, public_metadata)

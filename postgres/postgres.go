@@ -51,8 +51,10 @@ func WithSchema(schema string) Option { return func(s *Store) { s.schema = schem
 
 // WithRowLevelSecurity enables row level security for Supabase: on profiles, a policy
 // lets a signed-in user read their own row (user_id = auth.jwt()->>'sub') and nothing
-// else; on clerksync's own tables, no policy, so that the API roles of Supabase
-// (anon, authenticated) cannot read the event log. clerksync itself connects as the
+// else; on organizations and organization_memberships, policies let them read the
+// organizations they belong to and their co-members' memberships; on the other tables
+// (invitations, roles, permissions, and clerksync's own), no policy, so that the API
+// roles of Supabase (anon, authenticated) cannot read them. clerksync itself connects as the
 // owner of the tables, which row level security does not restrict. Open fails with
 // code ECONFIG when the database has no auth.jwt() function.
 func WithRowLevelSecurity() Option { return func(s *Store) { s.rls = true } }
@@ -64,6 +66,14 @@ func WithNow(now func() time.Time) Option { return func(s *Store) { s.now = now 
 // WithLogger sets the logger. The default discards everything.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
+// WithDeletePolicy sets what a deletion does to an object's row: clerksync.DeleteHard
+// (the default) removes it; clerksync.DeleteSoft keeps it with deleted_at set and its
+// personal columns (email, phone, names, image, metadata, raw) cleared. Either way the
+// object is tombstoned and never comes back.
+func WithDeletePolicy(p clerksync.DeletePolicy) Option {
+	return func(s *Store) { s.softDelete = p == clerksync.DeleteSoft }
+}
+
 // Store is a clerksync.Store in a PostgreSQL database. It is safe for concurrent use:
 // batches run in parallel on the pool's connections, in this process and in others.
 type Store struct {
@@ -72,8 +82,13 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	pool   *pgxpool.Pool
-	closed atomic.Bool
+	pool    *pgxpool.Pool
+	ownPool bool // Open made the pool, and Close closes it
+	closed  atomic.Bool
+
+	// softDelete keeps a deleted object's row, with deleted_at set and its personal
+	// columns cleared, instead of removing it.
+	softDelete bool
 }
 
 // Open connects to the database at url (postgres://… or postgresql://…, with pgx's
@@ -106,9 +121,40 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, unavailable("connect", err)
 	}
-	s.pool = pool
+	s.pool, s.ownPool = pool, true
 	if err := s.setUp(ctx); err != nil {
 		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPool opens the store on an application's own pool: clerksync's tables live in
+// the pool's current schema (the first of its connections' search_path; WithSchema
+// must name the same, when given), and Close leaves the pool open. Statements are
+// prepared on the pool's connections and advisory locks held across transactions, so
+// the pool must reach PostgreSQL directly or through a pooler in session mode. It
+// returns an error with code ECONFIG when the pool's schema is not the one asked for.
+func OpenPool(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	s := &Store{now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	var current *string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&current); err != nil {
+		return nil, unavailable("read the pool's schema", err)
+	}
+	switch {
+	case current == nil:
+		return nil, &clerksync.Error{Code: clerksync.ECONFIG, Message: "postgres: no schema of the pool's search_path exists",
+			Hint: "create the schema, or set search_path in the pool's ConnConfig.RuntimeParams"}
+	case s.schema != "" && s.schema != *current:
+		return nil, &clerksync.Error{Code: clerksync.ECONFIG,
+			Message: fmt.Sprintf("postgres: the pool's schema is %s, not %s", *current, s.schema),
+			Hint:    `set cfg.ConnConfig.RuntimeParams["search_path"] to the schema when you make the pool`}
+	}
+	s.schema, s.pool = *current, pool
+	if err := s.setUp(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -160,8 +206,19 @@ func (s *Store) setUp(ctx context.Context) error {
 	return nil
 }
 
-// policy is the name of the policy that lets a signed-in user read their own profile.
-const policy = "clerksync_read_own_profile"
+// The row level security policies (see WithRowLevelSecurity).
+const (
+	// policy lets a signed-in user read their own profile.
+	policy = "clerksync_read_own_profile"
+	// orgPolicy lets a signed-in user read the organizations they belong to, and
+	// memberPolicy the memberships of those organizations: their co-members'.
+	orgPolicy    = "clerksync_read_own_organizations"
+	memberPolicy = "clerksync_read_co_members"
+	// orgsFunction returns the organizations of the signed-in user. The membership
+	// policy cannot read organization_memberships itself (PostgreSQL refuses a policy
+	// that recurses into its own table), so the function does, as the tables' owner.
+	orgsFunction = "clerksync_user_org_ids"
+)
 
 func (s *Store) enableRowLevelSecurity(ctx context.Context) error {
 	var hasJWT bool
@@ -175,15 +232,29 @@ func (s *Store) enableRowLevelSecurity(ctx context.Context) error {
 			Hint:    "turn row level security off, or point DATABASE_URL at the Supabase database",
 		}
 	}
+	schema := pgx.Identifier{s.schema}.Sanitize()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue("SELECT pg_advisory_xact_lock($1)", lockKey("rls", s.schema))
-		for _, table := range []string{"profiles", "clerksync_events", "clerksync_tombstones", migrations.VersionTable,
-			"clerksync_sync_runs", "clerksync_state", "clerksync_leases"} {
+		tables := []string{migrations.VersionTable, "clerksync_events", "clerksync_tombstones", "clerksync_sync_runs",
+			"clerksync_state", "clerksync_leases", "clerksync_changes", "clerksync_changes_seq", "clerksync_forward_positions"}
+		for _, t := range clerksync.Tables() {
+			tables = append(tables, t.Name)
+		}
+		for _, table := range tables {
 			b.Queue("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY")
 		}
+		b.Queue("CREATE OR REPLACE FUNCTION " + schema + "." + orgsFunction + `() RETURNS SETOF text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ` + schema + `, pg_temp AS $$
+    SELECT org_id FROM organization_memberships
+    WHERE user_id = (SELECT auth.jwt() ->> 'sub') AND deleted_at IS NULL
+$$`)
 		b.Queue("DROP POLICY IF EXISTS " + policy + " ON profiles")
-		b.Queue("CREATE POLICY " + policy + " ON profiles FOR SELECT USING (user_id = (SELECT auth.jwt() ->> 'sub'))")
+		b.Queue("CREATE POLICY " + policy + " ON profiles FOR SELECT USING (user_id = (SELECT auth.jwt() ->> 'sub') AND deleted_at IS NULL)")
+		b.Queue("DROP POLICY IF EXISTS " + orgPolicy + " ON organizations")
+		b.Queue("CREATE POLICY " + orgPolicy + " ON organizations FOR SELECT USING (org_id IN (SELECT " + schema + "." + orgsFunction + "()) AND deleted_at IS NULL)")
+		b.Queue("DROP POLICY IF EXISTS " + memberPolicy + " ON organization_memberships")
+		b.Queue("CREATE POLICY " + memberPolicy + " ON organization_memberships FOR SELECT USING (org_id IN (SELECT " + schema + "." + orgsFunction + "()) AND deleted_at IS NULL)")
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -200,7 +271,9 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.pool.Close()
+	if s.ownPool {
+		s.pool.Close()
+	}
 	return nil
 }
 

@@ -101,7 +101,8 @@ func TestSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"clerksync_events", "clerksync_leases", "clerksync_migrations", "clerksync_state", "clerksync_sync_runs", "clerksync_tombstones", "profiles"}
+	want := []string{"clerksync_changes", "clerksync_changes_seq", "clerksync_events", "clerksync_forward_positions", "clerksync_leases", "clerksync_migrations", "clerksync_state", "clerksync_sync_runs", "clerksync_tombstones",
+		"organization_invitations", "organization_memberships", "organization_permissions", "organization_roles", "organizations", "profiles"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Fatalf("tables in %s (-want +got):\n%s", schema, diff)
 	}
@@ -177,15 +178,15 @@ func TestRowLevelSecurity(t *testing.T) {
 	if got := query(`{"sub":"user_a"}`, "SELECT svix_id FROM "+schema+".clerksync_events"); len(got) != 0 {
 		t.Errorf("user_a reads the event log: %v, want nothing", got)
 	}
-	if got := query(`{"sub":"user_a"}`, "SELECT user_id FROM "+schema+".clerksync_tombstones"); len(got) != 0 {
+	if got := query(`{"sub":"user_a"}`, "SELECT object_id FROM "+schema+".clerksync_tombstones"); len(got) != 0 {
 		t.Errorf("user_a reads the tombstones: %v, want nothing", got)
 	}
 	var policies int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_policies WHERE schemaname = $1", schema).Scan(&policies); err != nil {
 		t.Fatal(err)
 	}
-	if policies != 1 {
-		t.Errorf("%d policies, want 1", policies)
+	if policies != 3 {
+		t.Errorf("%d policies, want 3 (profiles, organizations, memberships)", policies)
 	}
 }
 

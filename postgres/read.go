@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -16,60 +17,126 @@ import (
 // pruneChunk is how many rows PruneEvents deletes per statement.
 const pruneChunk = 5000
 
-const profileColumns = `user_id, email, email_verified, phone, username, first_name, last_name,
-    image_url, external_id, public_metadata::text, unsafe_metadata::text, private_metadata::text,
-    banned, locked, created_at, updated_at, last_sign_in_at, last_active_at, synced_at,
-    sync_source, raw::text`
-
 // Profile returns the profile of userID, or an error with code ENOTFOUND.
 func (s *Store) Profile(ctx context.Context, userID string) (*clerksync.Profile, error) {
-	if err := s.checkOpen(); err != nil {
+	o, err := s.Object(ctx, clerksync.UserKey(userID))
+	if err != nil {
 		return nil, err
 	}
-	p, err := scanProfile(s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE user_id = $1`, userID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, clerksync.Errorf(clerksync.ENOTFOUND, "no profile for user %s", userID)
-	}
-	if err != nil {
-		return nil, classify("read profile", err)
-	}
-	return p, nil
+	return o.(*clerksync.Profile), nil
 }
 
 // Profiles returns up to limit profiles (clerksync.DefaultProfilesPage when limit is 0, at most
 // MaxPage) with user_id > after, ordered by user_id.
 func (s *Store) Profiles(ctx context.Context, after string, limit int) ([]clerksync.Profile, error) {
-	if err := s.checkOpen(); err != nil {
+	objs, err := s.Objects(ctx, clerksync.KindUser, clerksync.ObjectFilter{After: after, Limit: limit})
+	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx,
-		`SELECT `+profileColumns+` FROM profiles WHERE user_id > $1 ORDER BY user_id LIMIT $2`,
-		after, clerksync.PageSize(limit, clerksync.DefaultProfilesPage))
-	if err != nil {
-		return nil, classify("list profiles", err)
-	}
-	defer rows.Close()
-	var out []clerksync.Profile
-	for rows.Next() {
-		p, err := scanProfile(rows)
-		if err != nil {
-			return nil, classify("list profiles", err)
-		}
-		out = append(out, *p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, classify("list profiles", err)
+	out := make([]clerksync.Profile, len(objs))
+	for i, o := range objs {
+		out[i] = *o.(*clerksync.Profile)
 	}
 	return out, nil
 }
 
-// Deleted reports whether userID has a tombstone.
-func (s *Store) Deleted(ctx context.Context, userID string) (bool, error) {
+// Object returns the live object key, or an error with code ENOTFOUND.
+func (s *Store) Object(ctx context.Context, key clerksync.ObjectKey) (clerksync.Object, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	t := key.Kind.Table()
+	if t == nil {
+		return nil, clerksync.Errorf(clerksync.EINVALID, "unknown kind %d", key.Kind)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns(t, "")+`, raw::text FROM `+t.Name+
+		` WHERE `+t.Key()+` = $1 AND deleted_at IS NULL`, key.ID)
+	if err != nil {
+		return nil, classify("read "+key.Kind.String(), err)
+	}
+	objs, err := scanObjects(rows, t)
+	if err != nil {
+		return nil, classify("read "+key.Kind.String(), err)
+	}
+	if len(objs) == 0 {
+		return nil, clerksync.Errorf(clerksync.ENOTFOUND, "no %s %s", key.Kind.FeedName(), key.ID)
+	}
+	return objs[0], nil
+}
+
+// Objects lists the live objects of kind that f selects, ordered by id.
+func (s *Store) Objects(ctx context.Context, kind clerksync.Kind, f clerksync.ObjectFilter) ([]clerksync.Object, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	t := kind.Table()
+	if t == nil {
+		return nil, clerksync.Errorf(clerksync.EINVALID, "unknown kind %d", kind)
+	}
+	where, args := objectFilter(t, f)
+	args = append(args, clerksync.PageSize(f.Limit, clerksync.DefaultProfilesPage))
+	rows, err := s.pool.Query(ctx, `SELECT `+selectColumns(t, "")+`, raw::text FROM `+t.Name+
+		` WHERE `+where+` ORDER BY `+t.Key()+` LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, classify("list "+t.Name, err)
+	}
+	objs, err := scanObjects(rows, t)
+	if err != nil {
+		return nil, classify("list "+t.Name, err)
+	}
+	return objs, nil
+}
+
+// objectFilter returns the condition that selects the live rows of t that f selects
+// (but its limit), and its arguments.
+func objectFilter(t *clerksync.Table, f clerksync.ObjectFilter) (string, []any) {
+	where := []string{"deleted_at IS NULL", t.Key() + " > $1"}
+	args := []any{f.After}
+	if f.OrgID != "" && t.Col("org_id") > 0 {
+		args = append(args, f.OrgID)
+		where = append(where, "org_id = $"+strconv.Itoa(len(args)))
+	}
+	if f.UserID != "" && t.Col("user_id") > 0 {
+		args = append(args, f.UserID)
+		where = append(where, "user_id = $"+strconv.Itoa(len(args)))
+	}
+	if f.CreatedBefore != 0 {
+		args = append(args, time.UnixMilli(f.CreatedBefore))
+		where = append(where, "created_at < $"+strconv.Itoa(len(args)))
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// scanObjects reads every row of rows, the columns of t and raw, as objects.
+func scanObjects(rows pgx.Rows, t *clerksync.Table) ([]clerksync.Object, error) {
+	defer rows.Close()
+	var out []clerksync.Object
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, err
+		}
+		row, err := toRow(t, vals)
+		if err != nil {
+			return nil, err
+		}
+		var raw json.RawMessage
+		if r, ok := vals[len(t.Columns)].(string); ok {
+			raw = json.RawMessage(r)
+		}
+		out = append(out, clerksync.ObjectFromRow(t.Kind, row, raw))
+	}
+	return out, rows.Err()
+}
+
+// Deleted reports whether the object key has a tombstone.
+func (s *Store) Deleted(ctx context.Context, key clerksync.ObjectKey) (bool, error) {
 	if err := s.checkOpen(); err != nil {
 		return false, err
 	}
 	var deleted bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM clerksync_tombstones WHERE user_id = $1)`, userID).Scan(&deleted)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM clerksync_tombstones WHERE kind = $1 AND object_id = $2)`,
+		key.Kind.String(), key.ID).Scan(&deleted)
 	if err != nil {
 		return false, classify("read tombstone", err)
 	}
@@ -110,6 +177,12 @@ func (s *Store) Events(ctx context.Context, f clerksync.EventFilter) ([]clerksyn
 	}
 	if f.UserID != "" {
 		where = append(where, "user_id = "+arg(f.UserID))
+	}
+	if f.Kind.Valid() {
+		where = append(where, "object_kind = "+arg(f.Kind.String()))
+	}
+	if f.ObjectID != "" {
+		where = append(where, "object_id = "+arg(f.ObjectID))
 	}
 	q := `SELECT ` + eventColumns + ` FROM clerksync_events`
 	if len(where) > 0 {
@@ -179,48 +252,23 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, includeDeadLe
 	}
 }
 
-func scanProfile(row pgx.Row) (*clerksync.Profile, error) {
-	var (
-		p                                                                 clerksync.Profile
-		email, phone, username, firstName, lastName, imageURL, externalID *string
-		publicMeta, unsafeMeta, privateMeta, raw                          *string
-		createdAt, updatedAt                                              time.Time
-		lastSignIn, lastActive                                            *time.Time
-		source                                                            string
-	)
-	err := row.Scan(&p.UserID, &email, &p.EmailVerified, &phone, &username, &firstName, &lastName,
-		&imageURL, &externalID, &publicMeta, &unsafeMeta, &privateMeta, &p.Banned, &p.Locked,
-		&createdAt, &updatedAt, &lastSignIn, &lastActive, &p.SyncedAt, &source, &raw)
-	if err != nil {
-		return nil, err
-	}
-	p.Email, p.Phone, p.Username = deref(email), deref(phone), deref(username)
-	p.FirstName, p.LastName, p.ImageURL, p.ExternalID = deref(firstName), deref(lastName), deref(imageURL), deref(externalID)
-	p.PublicMetadata, p.UnsafeMetadata = jsonBytes(publicMeta), jsonBytes(unsafeMeta)
-	p.PrivateMetadata, p.Raw = jsonBytes(privateMeta), jsonBytes(raw)
-	p.CreatedAt, p.UpdatedAt = createdAt.UnixMilli(), updatedAt.UnixMilli()
-	p.LastSignInAt, p.LastActiveAt = unixMilli(lastSignIn), unixMilli(lastActive)
-	p.SyncedAt = p.SyncedAt.UTC()
-	p.SyncSource = clerksync.Source(source)
-	return &p, nil
-}
-
 // scanEvent scans eventColumns, followed by body when withBody is set.
 func scanEvent(row pgx.Row, withBody bool) (*clerksync.Event, error) {
 	var (
-		e               clerksync.Event
-		userID, errText *string
-		outcome, action string
-		eventTime       *int64
+		e                               clerksync.Event
+		kind, objectID, userID, errText *string
+		outcome, action                 string
+		eventTime                       *int64
 	)
-	dest := []any{&e.ID, &e.Type, &userID, &outcome, &action, &errText, &eventTime, &e.ReceivedAt, &e.Redacted, &e.Attempts}
+	dest := []any{&e.ID, &e.Type, &kind, &objectID, &userID, &outcome, &action, &errText, &eventTime, &e.ReceivedAt, &e.Redacted, &e.Attempts}
 	if withBody {
 		dest = append(dest, &e.Body)
 	}
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	e.UserID, e.Error = deref(userID), deref(errText)
+	e.UserID, e.Error, e.ObjectID = deref(userID), deref(errText), deref(objectID)
+	e.Kind, _ = clerksync.ParseKind(deref(kind))
 	if eventTime != nil {
 		e.EventTime = *eventTime
 	}
@@ -235,18 +283,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func jsonBytes(s *string) []byte {
-	if s == nil {
-		return nil
-	}
-	return []byte(*s)
-}
-
-func unixMilli(t *time.Time) int64 {
-	if t == nil {
-		return 0
-	}
-	return t.UnixMilli()
 }

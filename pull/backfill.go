@@ -31,10 +31,11 @@ const (
 
 // Log attribute keys.
 const (
-	attrUserID = "user_id"
-	attrRun    = "run_id"
-	attrKind   = "kind"
-	attrError  = "error"
+	attrUserID   = "user_id"
+	attrObjectID = "object_id"
+	attrRun      = "run_id"
+	attrKind     = "kind"
+	attrError    = "error"
 )
 
 // ErrPruneRefused is the cause of the error Backfill returns when a prune would
@@ -364,25 +365,28 @@ func (s *Syncer) applyUsers(ctx context.Context, profiles []*clerksync.Profile, 
 	if len(profiles) == 0 {
 		return nil
 	}
-	changes := make([]clerksync.Change, len(profiles))
-	for i, p := range profiles {
-		p.SyncSource = source
-		changes[i] = clerksync.Change{Op: clerksync.OpUpsertUser, Source: source, UserID: p.UserID, Profile: p}
-	}
+	changes := userChanges(profiles, source)
 	results, err := s.Engine.ApplyWait(ctx, changes...)
 	if err != nil {
 		return fmt.Errorf("apply %d users: %w", len(changes), err)
 	}
 	for i, r := range results {
-		if err := s.tally(ctx, &changes[i], r, c, log); err != nil {
-			return err
-		}
+		tally(&changes[i], r, c, log)
 	}
 	return nil
 }
 
+// userChanges returns the changes that upsert profiles from source.
+func userChanges(profiles []*clerksync.Profile, source clerksync.Source) []clerksync.Change {
+	changes := make([]clerksync.Change, len(profiles))
+	for i, p := range profiles {
+		changes[i] = clerksync.UpsertUser(p, source)
+	}
+	return changes
+}
+
 // tally adds the result r of ch to c.
-func (s *Syncer) tally(ctx context.Context, ch *clerksync.Change, r clerksync.Result, c *clerksync.RunCounts, log *slog.Logger) error {
+func tally(ch *clerksync.Change, r clerksync.Result, c *clerksync.RunCounts, log *slog.Logger) {
 	switch r.Outcome {
 	case clerksync.OutcomeApplied:
 		switch r.Action {
@@ -396,48 +400,30 @@ func (s *Syncer) tally(ctx context.Context, ch *clerksync.Change, r clerksync.Re
 			c.Deleted++
 		}
 	case clerksync.OutcomeStale:
-		// Stale is either a newer stored version or a tombstone; only the store
-		// knows which, and stale users are few.
-		deleted, err := s.Store.Deleted(ctx, ch.UserID)
-		if err != nil {
-			return fmt.Errorf("read tombstone of %s: %w", ch.UserID, err)
-		}
-		if deleted {
-			c.Skipped++
+		if r.Reason == clerksync.ReasonOlder {
+			c.Stale++ // a webhook got there first
 		} else {
-			c.Stale++
+			c.Skipped++ // deleted (or superseded) after Clerk listed it
 		}
 	default:
 		c.Invalid++
-		log.Warn("the database refused a user", attrUserID, ch.UserID, attrError, r.Error)
+		log.Warn("the database refused an object", attrKind, ch.Kind.String(), attrObjectID, ch.ID, attrError, r.Error)
 	}
-	return nil
 }
 
-// compare adds to c what applying profiles would do, from their stored rows.
+// compare adds to c what applying profiles would do, as the store previews it: the
+// same rules as applying them, nothing written.
 func (s *Syncer) compare(ctx context.Context, profiles []*clerksync.Profile, c *clerksync.RunCounts) error {
-	for _, p := range profiles {
-		stored, err := s.Store.Profile(ctx, p.UserID)
-		switch {
-		case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
-			deleted, err := s.Store.Deleted(ctx, p.UserID)
-			if err != nil {
-				return fmt.Errorf("read tombstone of %s: %w", p.UserID, err)
-			}
-			if deleted {
-				c.Skipped++
-			} else {
-				c.Created++
-			}
-		case err != nil:
-			return fmt.Errorf("read profile %s: %w", p.UserID, err)
-		case stored.UpdatedAt > p.UpdatedAt:
-			c.Stale++
-		case stored.UpdatedAt == p.UpdatedAt:
-			c.Unchanged++
-		default:
-			c.Updated++
-		}
+	if len(profiles) == 0 {
+		return nil
+	}
+	changes := userChanges(profiles, clerksync.SourceBackfill)
+	results, err := s.Store.Preview(ctx, changes)
+	if err != nil {
+		return fmt.Errorf("preview %d users: %w", len(changes), err)
+	}
+	for i, r := range results {
+		tally(&changes[i], r, c, s.logger())
 	}
 	return nil
 }

@@ -216,17 +216,17 @@ func TestBackfill_RacingWebhooks(t *testing.T) {
 // webhook applies what a webhook about u would, through the engine.
 func (h *harness) webhook(t *testing.T, eventType string, u *clerkfake.User) {
 	t.Helper()
-	ch := clerksync.Change{Source: clerksync.SourceWebhook, UserID: u.ID, EventID: "msg_" + eventType + "_" + u.ID, EventType: eventType}
+	var ch clerksync.Change
 	if eventType == clerkfake.EventUserDeleted {
-		ch.Op = clerksync.OpDeleteUser
+		ch = clerksync.Delete(clerksync.UserKey(u.ID), clerksync.SourceWebhook)
 	} else {
 		users, err := decodeUsers(u)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch.Op, ch.Profile = clerksync.OpUpsertUser, users[0]
-		ch.Profile.SyncSource = clerksync.SourceWebhook
+		ch = clerksync.UpsertUser(users[0], clerksync.SourceWebhook)
 	}
+	ch.EventID, ch.EventType = "msg_"+eventType+"_"+u.ID, eventType
 	res, err := h.Engine.Apply(context.Background(), ch)
 	if err != nil || res[0].Outcome != clerksync.OutcomeApplied {
 		t.Fatalf("webhook %s %s: %+v, %v", eventType, u.ID, res, err)

@@ -184,7 +184,7 @@ func (h *harness) run(t *testing.T, id int64) *clerksync.SyncRun {
 // upsert stores p as a webhook would have.
 func (h *harness) upsert(t *testing.T, p *clerksync.Profile) {
 	t.Helper()
-	res := storetest.MustApply(t, h.Store, clerksync.Change{Op: clerksync.OpUpsertUser, Source: clerksync.SourceWebhook, UserID: p.UserID, Profile: p})
+	res := storetest.MustApply(t, h.Store, clerksync.UpsertUser(p, clerksync.SourceWebhook))
 	if res[0].Outcome != clerksync.OutcomeApplied {
 		t.Fatalf("upsert %s: %+v", p.UserID, res[0])
 	}
@@ -229,7 +229,7 @@ func decodeUsers(users ...*clerkfake.User) ([]*clerksync.Profile, error) {
 // webhookDelete deletes userID as a user.deleted webhook would.
 func (h *harness) webhookDelete(t *testing.T, userID string) {
 	t.Helper()
-	storetest.MustApply(t, h.Store, clerksync.Change{Op: clerksync.OpDeleteUser, Source: clerksync.SourceWebhook, UserID: userID})
+	storetest.MustApply(t, h.Store, clerksync.Delete(clerksync.UserKey(userID), clerksync.SourceWebhook))
 }
 
 // replaceUpdatedAt returns the listing body with the updated_at of userID replaced by

@@ -104,7 +104,7 @@ func TestPostgreSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := h.Engine.ApplyWait(ctx, clerksync.Change{Op: clerksync.OpUpsertUser, Source: clerksync.SourceBackfill, UserID: stale.ID, Profile: profiles[0]})
+	res, err := h.Engine.ApplyWait(ctx, clerksync.UpsertUser(profiles[0], clerksync.SourceBackfill))
 	if err != nil || res[0].Outcome != clerksync.OutcomeStale {
 		t.Fatalf("older version after a newer webhook: %+v, %v", res, err)
 	}

@@ -86,9 +86,7 @@ func (s *Syncer) pruneRun(ctx context.Context, opts BackfillOptions, rep *Backfi
 			return fmt.Errorf("delete %d users: %w", len(gone), err)
 		}
 		for i, r := range results {
-			if err := s.tally(ctx, &gone[i], r, c, log); err != nil {
-				return err
-			}
+			tally(&gone[i], r, c, log)
 		}
 		gone = gone[:0]
 		return nil
@@ -108,7 +106,7 @@ func (s *Syncer) pruneRun(ctx context.Context, opts BackfillOptions, rep *Backfi
 		case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
 			// Only a 404 resource_not_found from Clerk for this very id deletes.
 			rep.Gone = append(rep.Gone, id)
-			gone = append(gone, clerksync.Change{Op: clerksync.OpDeleteUser, Source: clerksync.SourceBackfill, UserID: id})
+			gone = append(gone, clerksync.Delete(clerksync.UserKey(id), clerksync.SourceBackfill))
 			if opts.DryRun {
 				c.Deleted++
 			}

@@ -67,7 +67,7 @@ func TestPrune_DeletesWhatClerkNoLongerHas(t *testing.T) {
 		t.Fatalf("%d user lookups, want %d", got, want)
 	}
 	for _, id := range gone {
-		deleted, err := h.Store.Deleted(ctx, id)
+		deleted, err := h.Store.Deleted(ctx, clerksync.UserKey(id))
 		if err != nil || !deleted {
 			t.Fatalf("Deleted(%s) = %v, %v; want a tombstone", id, deleted, err)
 		}

@@ -92,11 +92,11 @@ func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error)
 	}
 	out := &UserSync{UserID: userID, Before: before}
 
-	ch := clerksync.Change{Source: clerksync.SourceAPI, UserID: userID}
+	var ch clerksync.Change
 	raw, err := s.Client.GetUser(ctx, userID)
 	switch {
 	case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
-		ch.Op = clerksync.OpDeleteUser
+		ch = clerksync.Delete(clerksync.UserKey(userID), clerksync.SourceAPI)
 		out.Gone = true
 	case err != nil:
 		return nil, fmt.Errorf("get user %s from Clerk: %w", userID, err)
@@ -108,9 +108,7 @@ func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error)
 		if p.UserID != userID {
 			return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk answered user %s when asked for %s", p.UserID, userID)}
 		}
-		p.SyncSource = clerksync.SourceAPI
-		ch.Op = clerksync.OpUpsertUser
-		ch.Profile = p
+		ch = clerksync.UpsertUser(p, clerksync.SourceAPI)
 	}
 
 	results, err := s.Engine.Apply(ctx, ch)

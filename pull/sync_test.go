@@ -69,7 +69,7 @@ func TestSyncUser_GoneDeletesLocally(t *testing.T) {
 	if !got.Gone || got.After != nil || got.Before == nil || got.Result.Action != clerksync.ActionDeleted {
 		t.Fatalf("sync of a deleted user = %+v", got)
 	}
-	if deleted, err := h.Store.Deleted(ctx, u.ID); err != nil || !deleted {
+	if deleted, err := h.Store.Deleted(ctx, clerksync.UserKey(u.ID)); err != nil || !deleted {
 		t.Fatalf("Deleted = %v, %v; want a tombstone", deleted, err)
 	}
 }

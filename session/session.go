@@ -22,6 +22,12 @@ import (
 // application's own domain.
 const CookieName = "__session"
 
+// MaxTokenLifetime is the longest a session token may live, from iat to exp. Clerk's
+// session tokens live 60 seconds; a token that lives longer is not one (the token of a
+// JWT template, say, which an application may hand to another service for hours), and
+// a stolen one would open the profile routes for as long.
+const MaxTokenLifetime = 10 * time.Minute
+
 // The errors Verify returns. Callers branch on them with errors.Is; the returned error
 // may wrap one of them with details for the log (which claim failed, why a key could
 // not be fetched), which must not be sent back to the caller. Every rejection of a

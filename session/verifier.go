@@ -124,9 +124,10 @@ func (v *Verifier) VerifyRequest(r *http.Request) (*Claims, error) {
 }
 
 // Verify checks that token is a Clerk session token signed with RS256 by one of the
-// instance's keys, current (exp, nbf and iat within the leeway), issued by a Clerk
-// Frontend API (or the configured proxy), about a user, and made for an authorized
-// party, and returns its claims. It returns ErrNoToken for an empty token, an error
+// instance's keys, current (exp, nbf and iat within the leeway), living no longer than
+// MaxTokenLifetime, issued by a Clerk Frontend API (or the configured proxy), about a
+// user and a session (sub and sid), and made for an authorized party, and returns its
+// claims. It returns ErrNoToken for an empty token, an error
 // wrapping ErrInvalidToken, ErrExpired, ErrNotYetValid or ErrUnauthorizedParty for a
 // token it rejects, and one wrapping ErrJWKSUnavailable if the keys needed to check the
 // token could not be fetched.
@@ -189,6 +190,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	if sc.Subject == "" {
 		return nil, fmt.Errorf("%w: no sub claim", ErrInvalidToken)
+	}
+	// A token signed by the instance's key is not necessarily a session token: the
+	// tokens of JWT templates, made for other services and often long-lived, are signed
+	// by it too. A session token names its session and lives a minute.
+	if sc.SessionID == "" {
+		return nil, fmt.Errorf("%w: no sid claim: not a session token (a JWT template's?)", ErrInvalidToken)
+	}
+	if life := time.Duration(*sc.Expiry-*sc.IssuedAt) * time.Second; life > MaxTokenLifetime {
+		return nil, fmt.Errorf("%w: lives %s from iat to exp, longer than a session token may (%s)", ErrInvalidToken, life, MaxTokenLifetime)
 	}
 	if v.parties != nil && sc.AuthorizedParty != "" && !v.parties[sc.AuthorizedParty] {
 		return nil, fmt.Errorf("%w: azp %q", ErrUnauthorizedParty, sc.AuthorizedParty)

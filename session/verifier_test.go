@@ -99,6 +99,7 @@ func TestVerifyTimes(t *testing.T) {
 		{name: "ExpiredLongAgo", advance: 24 * time.Hour, want: session.ErrExpired},
 		{name: "WiderLeeway", leeway: time.Minute, advance: 2 * time.Minute, want: nil},
 		{name: "NoLeeway", leeway: -1, advance: 61 * time.Second, want: session.ErrExpired},
+		{name: "LivesTheLongestAllowed", token: session.Token{Expiry: start.Add(session.MaxTokenLifetime)}, advance: 9 * time.Minute, want: nil},
 		{
 			name:  "NotBeforeInFuture",
 			token: session.Token{NotBefore: start.Add(30 * time.Second)},
@@ -193,6 +194,13 @@ func TestVerifyRejectsForgeries(t *testing.T) {
 		{name: "NoExp", token: signRS256(t, key, header, with(claims, "exp", nil))},
 		{name: "NoIat", token: signRS256(t, key, header, with(claims, "iat", nil))},
 		{name: "NoSub", token: signRS256(t, key, header, with(claims, "sub", nil))},
+		// JWT templates' tokens are signed by the same key, without sid and with a
+		// lifetime of their own.
+		{name: "NoSid", token: signRS256(t, key, header, with(claims, "sid", nil))},
+		{name: "EmptySid", token: signRS256(t, key, header, with(claims, "sid", ""))},
+		{name: "LivesAnHour", token: MustMint(t, iss, session.Token{Subject: "user_2abc", Expiry: clock.Now().Add(time.Hour)})},
+		{name: "LivesElevenMinutes", token: signRS256(t, key, header, with(claims, "exp", clock.Now().Add(11*time.Minute).Unix()))},
+		{name: "TemplateForAThirdParty", token: signRS256(t, key, header, with(with(claims, "sid", nil), "exp", clock.Now().Add(30*24*time.Hour).Unix()))},
 		{name: "ExpNotANumber", token: signRS256(t, key, header, with(claims, "exp", "tomorrow"))},
 		{name: "ForeignIssuer", token: signRS256(t, key, header, with(claims, "iss", "https://evil.example.com"))},
 		{name: "NoIssuer", token: signRS256(t, key, header, with(claims, "iss", nil))},

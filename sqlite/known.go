@@ -1,17 +1,14 @@
 package sqlite
 
 import (
-	"database/sql"
-	"encoding/json"
-
 	"github.com/clerksync/clerksync"
 )
 
-// knownUsers remembers, for the users the writer has recently read or written, what the
-// lookup statement would answer about them: whether they have a tombstone, and the
-// version and indexed columns of their stored profile. A change about a known user
-// then skips the lookup; the event log's primary key alone tells a duplicate delivery
-// (see writeKnown). The lookup was the costliest of a change's statements.
+// knownObjects remembers, for the objects the writer has recently read by id or
+// written, what reading them would answer: their live row and whether they have a
+// tombstone. A batch about known objects then skips those reads (for a webhook of a
+// known user, the only read left is the svix-id's). Reads were the costliest part of a
+// change.
 //
 // Only the writer uses it, under Store.mu. It is right as long as no other connection
 // writes the database: before each batch, the writer reads PRAGMA data_version, which
@@ -19,137 +16,78 @@ import (
 // writing to the file) has committed, and forgets everything when it did. The count
 // is the connection's own, so the writer also forgets everything when the pool hands
 // it another connection than last time (the pool replaces a connection whose statement
-// was interrupted). What a batch learns is kept aside and merged only once the batch
-// has committed, so a batch that rolls back leaves nothing behind; a batch that fails
-// makes the writer forget everything, so that a mistake cannot fail batch after batch.
-// The writer's own connection changes profiles and tombstones only in applyTx, which
-// keeps the cache in step; any other write of those tables on it would have to reset it.
-type knownUsers struct {
+// was interrupted). What a batch reads and writes is merged only once it has
+// committed, so a batch that rolls back leaves nothing behind; a batch that fails makes
+// the writer forget everything, so that a mistake cannot fail batch after batch. The
+// writer's own connection changes the synced tables and tombstones only in applyTx,
+// which keeps the cache in step; any other write of those tables on it must reset it.
+type knownObjects struct {
 	conn        any   // the writer's driver connection when the entries were last checked
 	dataVersion int64 // its data_version then
-	users       map[string]knownUser
+	objects     map[clerksync.ObjectKey]knownObject
 }
 
-// knownUsersMax bounds how many users are remembered, about 200 bytes each; when a
-// batch would go past it, everything is forgotten and the cache fills again.
-const knownUsersMax = 1 << 14
+// knownObjectsMax bounds how many objects are remembered, about 1 KB each; when a batch
+// would go past it, everything is forgotten and the cache fills again.
+const knownObjectsMax = 1 << 14
 
-// knownUser is what the database holds about one user.
-type knownUser struct {
-	deleted bool      // the user has a tombstone
-	row     storedRow // the stored profile; row.version is not Valid when there is none
+// knownObject is what the database holds about one object.
+type knownObject struct {
+	row     clerksync.Row // the live row, nil when there is none
+	deleted bool          // the object has a tombstone
 }
 
-// reset forgets every user and records the connection and data_version the cache now
+// addTo adds o, what is known of the object kind id, to snap.
+func (o knownObject) addTo(snap *clerksync.Snapshot, k clerksync.Kind, id string) {
+	if o.row != nil {
+		snap.AddRow(k, o.row)
+	}
+	if o.deleted {
+		snap.AddTombstone(clerksync.ObjectKey{Kind: k, ID: id}, "", 0)
+	}
+}
+
+// get returns what is remembered of key.
+func (k *knownObjects) get(key clerksync.ObjectKey) (knownObject, bool) {
+	o, ok := k.objects[key]
+	return o, ok
+}
+
+// reset forgets every object and records the connection and data_version the cache now
 // matches.
-func (k *knownUsers) reset(conn any, dataVersion int64) {
+func (k *knownObjects) reset(conn any, dataVersion int64) {
 	k.conn, k.dataVersion = conn, dataVersion
-	clear(k.users)
+	clear(k.objects)
 }
 
-// merge keeps what a committed batch learnt.
-func (k *knownUsers) merge(learnt map[string]knownUser) {
-	if len(learnt) == 0 {
+// merge keeps what a committed batch read (learnt) and wrote (ws).
+func (k *knownObjects) merge(learnt map[clerksync.ObjectKey]knownObject, ws *clerksync.WriteSet) {
+	n := len(learnt) + len(ws.Objects) + len(ws.Tombstones)
+	if n == 0 {
 		return
 	}
-	if k.users == nil {
-		k.users = make(map[string]knownUser, len(learnt))
+	if k.objects == nil {
+		k.objects = make(map[clerksync.ObjectKey]knownObject, n)
 	}
-	if len(k.users)+len(learnt) > knownUsersMax {
-		clear(k.users)
+	if len(k.objects)+n > knownObjectsMax {
+		clear(k.objects)
 	}
-	for id, u := range learnt {
-		k.users[id] = u
+	for key, o := range learnt {
+		k.objects[key] = o
 	}
-}
-
-// known returns what the batch knows of user id: what it has written or read itself,
-// else what the store remembers from committed batches.
-func (b *batch) known(id string) (knownUser, bool) {
-	if id == "" {
-		return knownUser{}, false
-	}
-	if u, ok := b.learnt[id]; ok {
-		return u, true
-	}
-	u, ok := b.cache.users[id]
-	return u, ok
-}
-
-// prefetch reads, in one statement, the stored state of the users changes are about
-// that the writer does not know yet, so that every change of the batch but replays
-// takes the path without a lookup (writeKnown).
-func (b *batch) prefetch(changes []clerksync.Change) error {
-	var ids []string
-	seen := make(map[string]struct{})
-	for i := range changes {
-		c := &changes[i]
-		if c.Replay || c.UserID == "" {
+	for _, w := range ws.Objects {
+		if w.Placeholder {
+			// Written only if no row was there: what is there is not known.
+			delete(k.objects, w.Key)
 			continue
 		}
-		if _, ok := b.known(c.UserID); ok {
-			continue
-		}
-		if _, ok := seen[c.UserID]; ok {
-			continue
-		}
-		seen[c.UserID] = struct{}{}
-		ids = append(ids, c.UserID)
+		// A live row, or one removed from a live row: either way no tombstone, unless
+		// the batch left one (below).
+		k.objects[w.Key] = knownObject{row: w.Row}
 	}
-	if len(ids) == 0 {
-		return nil
+	for _, t := range ws.Tombstones {
+		o := k.objects[t.Key]
+		o.row, o.deleted = nil, true
+		k.objects[t.Key] = o
 	}
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return err
-	}
-	rows, err := b.stmts.prefetch.QueryContext(b.ctx, string(list))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if b.learnt == nil {
-		b.learnt = make(map[string]knownUser, len(ids))
-	}
-	for rows.Next() {
-		var (
-			id string
-			u  knownUser
-		)
-		if err := rows.Scan(&id, &u.deleted, &u.row.version, &u.row.email, &u.row.username, &u.row.externalID); err != nil {
-			return err
-		}
-		b.learnt[id] = u
-	}
-	return rows.Err()
 }
-
-// learn records what the database holds about id once c, with result r, is written
-// over what was there before (before).
-func (b *batch) learn(c *clerksync.Change, r clerksync.Result, before knownUser) {
-	if c.UserID == "" {
-		return
-	}
-	after := before
-	if r.Outcome == clerksync.OutcomeApplied {
-		switch {
-		case r.Action == clerksync.ActionDeleted:
-			after = knownUser{deleted: true}
-		case c.Op == clerksync.OpUpsertUser:
-			p := c.Profile
-			after = knownUser{row: storedRow{
-				version:    sql.NullInt64{Int64: p.UpdatedAt, Valid: true},
-				email:      nullString(p.Email),
-				username:   nullString(p.Username),
-				externalID: nullString(p.ExternalID),
-			}}
-		}
-	}
-	if b.learnt == nil {
-		b.learnt = make(map[string]knownUser)
-	}
-	b.learnt[c.UserID] = after
-}
-
-// nullString is s as the database stores it: NULL when empty.
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

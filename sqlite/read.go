@@ -14,58 +14,119 @@ import (
 // pruneChunk is how many rows PruneEvents deletes per statement.
 const pruneChunk = 5000
 
-var profileColumns = strings.Join(sqlschema.ProfileColumns, ", ")
-
 // Profile returns the profile of userID, or an error with code ENOTFOUND.
 func (s *Store) Profile(ctx context.Context, userID string) (*clerksync.Profile, error) {
-	if err := s.checkOpen(); err != nil {
+	o, err := s.Object(ctx, clerksync.ObjectKey{Kind: clerksync.KindUser, ID: userID})
+	if err != nil {
 		return nil, err
 	}
-	row := s.r.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE user_id = ?`, userID)
-	p, err := scanProfile(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, clerksync.Errorf(clerksync.ENOTFOUND, "no profile for user %s", userID)
-	}
-	if err != nil {
-		return nil, unavailable("read profile", err)
-	}
-	return p, nil
+	return o.(*clerksync.Profile), nil
 }
 
 // Profiles returns up to limit profiles (clerksync.DefaultProfilesPage when limit is 0, at most
 // MaxPage) with user_id > after, ordered by user_id.
 func (s *Store) Profiles(ctx context.Context, after string, limit int) ([]clerksync.Profile, error) {
-	if err := s.checkOpen(); err != nil {
+	objs, err := s.Objects(ctx, clerksync.KindUser, clerksync.ObjectFilter{After: after, Limit: limit})
+	if err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT `+profileColumns+` FROM profiles WHERE user_id > ? ORDER BY user_id LIMIT ?`,
-		after, clerksync.PageSize(limit, clerksync.DefaultProfilesPage))
-	if err != nil {
-		return nil, unavailable("list profiles", err)
-	}
-	defer rows.Close()
-	var out []clerksync.Profile
-	for rows.Next() {
-		p, err := scanProfile(rows)
-		if err != nil {
-			return nil, unavailable("list profiles", err)
-		}
-		out = append(out, *p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, unavailable("list profiles", err)
+	out := make([]clerksync.Profile, len(objs))
+	for i, o := range objs {
+		out[i] = *o.(*clerksync.Profile)
 	}
 	return out, nil
 }
 
-// Deleted reports whether userID has a tombstone.
-func (s *Store) Deleted(ctx context.Context, userID string) (bool, error) {
+// Object returns the live object key, or an error with code ENOTFOUND.
+func (s *Store) Object(ctx context.Context, key clerksync.ObjectKey) (clerksync.Object, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	t := key.Kind.Table()
+	if t == nil {
+		return nil, clerksync.Errorf(clerksync.EINVALID, "unknown kind %d", key.Kind)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlschema.Columns(t, "")+`, raw FROM `+t.Name+
+		` WHERE `+t.Key()+` = ? AND deleted_at IS NULL`, key.ID)
+	if err != nil {
+		return nil, unavailable("read "+key.Kind.String(), err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, unavailable("read "+key.Kind.String(), err)
+		}
+		return nil, clerksync.Errorf(clerksync.ENOTFOUND, "no %s %s", key.Kind.FeedName(), key.ID)
+	}
+	o, err := scanObject(rows, t)
+	if err != nil {
+		return nil, unavailable("read "+key.Kind.String(), err)
+	}
+	return o, rows.Err()
+}
+
+// Objects lists the live objects of kind that f selects, ordered by id.
+func (s *Store) Objects(ctx context.Context, kind clerksync.Kind, f clerksync.ObjectFilter) ([]clerksync.Object, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	t := kind.Table()
+	if t == nil {
+		return nil, clerksync.Errorf(clerksync.EINVALID, "unknown kind %d", kind)
+	}
+	where := []string{"deleted_at IS NULL", t.Key() + " > ?"}
+	args := []any{f.After}
+	if f.OrgID != "" && t.Col("org_id") > 0 {
+		where = append(where, "org_id = ?")
+		args = append(args, f.OrgID)
+	}
+	if f.UserID != "" && t.Col("user_id") > 0 {
+		where = append(where, "user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.CreatedBefore != 0 {
+		where = append(where, "created_at < ?")
+		args = append(args, f.CreatedBefore)
+	}
+	args = append(args, clerksync.PageSize(f.Limit, clerksync.DefaultProfilesPage))
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlschema.Columns(t, "")+`, raw FROM `+t.Name+
+		` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+t.Key()+` LIMIT ?`, args...)
+	if err != nil {
+		return nil, unavailable("list "+t.Name, err)
+	}
+	defer rows.Close()
+	var out []clerksync.Object
+	for rows.Next() {
+		o, err := scanObject(rows, t)
+		if err != nil {
+			return nil, unavailable("list "+t.Name, err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list "+t.Name, err)
+	}
+	return out, nil
+}
+
+// scanObject scans the columns of t and raw into an object.
+func scanObject(rows *sql.Rows, t *clerksync.Table) (clerksync.Object, error) {
+	var raw []byte
+	row, err := scanRowThen(rows, t, &raw)
+	if err != nil {
+		return nil, err
+	}
+	return clerksync.ObjectFromRow(t.Kind, row, raw), nil
+}
+
+// Deleted reports whether the object key has a tombstone.
+func (s *Store) Deleted(ctx context.Context, key clerksync.ObjectKey) (bool, error) {
 	if err := s.checkOpen(); err != nil {
 		return false, err
 	}
 	var one int
-	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM clerksync_tombstones WHERE user_id = ?`, userID).Scan(&one)
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM clerksync_tombstones WHERE kind = ? AND object_id = ?`,
+		key.Kind.String(), key.ID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -109,6 +170,14 @@ func (s *Store) Events(ctx context.Context, f clerksync.EventFilter) ([]clerksyn
 	if f.UserID != "" {
 		where = append(where, "user_id = ?")
 		args = append(args, f.UserID)
+	}
+	if f.Kind.Valid() {
+		where = append(where, "object_kind = ?")
+		args = append(args, f.Kind.String())
+	}
+	if f.ObjectID != "" {
+		where = append(where, "object_id = ?")
+		args = append(args, f.ObjectID)
 	}
 	q := `SELECT ` + eventColumns + ` FROM clerksync_events`
 	if len(where) > 0 {
@@ -196,40 +265,16 @@ func (s *Store) pruneChunk(ctx context.Context, q string, before int64) (int, er
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanProfile(row scanner) (*clerksync.Profile, error) {
-	var (
-		p                                                                 clerksync.Profile
-		email, phone, username, firstName, lastName, imageURL, externalID sql.NullString
-		lastSignIn, lastActive                                            sql.NullInt64
-		syncedAt                                                          int64
-		source                                                            string
-		publicMeta, unsafeMeta, privateMeta, raw                          []byte
-	)
-	err := row.Scan(&p.UserID, &email, &p.EmailVerified, &phone, &username, &firstName, &lastName,
-		&imageURL, &externalID, &publicMeta, &unsafeMeta, &privateMeta, &p.Banned, &p.Locked,
-		&p.CreatedAt, &p.UpdatedAt, &lastSignIn, &lastActive, &syncedAt, &source, &raw)
-	if err != nil {
-		return nil, err
-	}
-	p.Email, p.Phone, p.Username = email.String, phone.String, username.String
-	p.FirstName, p.LastName, p.ImageURL, p.ExternalID = firstName.String, lastName.String, imageURL.String, externalID.String
-	p.PublicMetadata, p.UnsafeMetadata, p.PrivateMetadata, p.Raw = publicMeta, unsafeMeta, privateMeta, raw
-	p.LastSignInAt, p.LastActiveAt = lastSignIn.Int64, lastActive.Int64
-	p.SyncedAt = time.UnixMilli(syncedAt).UTC()
-	p.SyncSource = clerksync.Source(source)
-	return &p, nil
-}
-
 // scanEvent scans eventColumns, followed by body when withBody is set.
 func scanEvent(row scanner, withBody bool) (*clerksync.Event, error) {
 	var (
-		e               clerksync.Event
-		userID, errText sql.NullString
-		outcome, action string
-		eventTime       sql.NullInt64
-		receivedAt      int64
+		e                               clerksync.Event
+		kind, objectID, userID, errText sql.NullString
+		outcome, action                 string
+		eventTime                       sql.NullInt64
+		receivedAt                      int64
 	)
-	dest := []any{&e.ID, &e.Type, &userID, &outcome, &action, &errText, &eventTime, &receivedAt, &e.Redacted, &e.Attempts}
+	dest := []any{&e.ID, &e.Type, &kind, &objectID, &userID, &outcome, &action, &errText, &eventTime, &receivedAt, &e.Redacted, &e.Attempts}
 	if withBody {
 		dest = append(dest, &e.Body)
 	}
@@ -237,6 +282,8 @@ func scanEvent(row scanner, withBody bool) (*clerksync.Event, error) {
 		return nil, err
 	}
 	e.UserID, e.Error, e.EventTime = userID.String, errText.String, eventTime.Int64
+	e.Kind, _ = clerksync.ParseKind(kind.String)
+	e.ObjectID = objectID.String
 	e.Outcome, _ = clerksync.ParseOutcome(outcome)
 	e.Action, _ = clerksync.ParseAction(action)
 	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -53,6 +54,14 @@ func WithBusyTimeout(d time.Duration) Option { return func(s *Store) { s.busyTim
 // WithLogger sets the logger. The default discards everything.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
+// WithDeletePolicy sets what a deletion does to an object's row: clerksync.DeleteHard
+// (the default) removes it; clerksync.DeleteSoft keeps it with deleted_at set and its
+// personal columns (email, phone, names, image, metadata, raw) cleared. Either way the
+// object is tombstoned and never comes back.
+func WithDeletePolicy(p clerksync.DeletePolicy) Option {
+	return func(s *Store) { s.softDelete = p == clerksync.DeleteSoft }
+}
+
 // Store is a clerksync.Store in one SQLite file. It is safe for concurrent use; batches
 // are applied one at a time.
 type Store struct {
@@ -65,8 +74,9 @@ type Store struct {
 	r *sql.DB // read-only connections
 
 	mu     sync.Mutex // serializes batches on the write connection
-	stmts  writeStmts
-	known  knownUsers // what the writer knows of recent users (see knownUsers)
+	stmts  stmtCache
+	known  knownObjects // what the writer knows of recent objects (see knownObjects)
+	feed   feedHorizon  // which feed entries readers may see (see feedHorizon)
 	ckpt   *checkpointer
 	failed atomic.Value // the error that left the store failed (see Sync)
 	wal    *walSyncer   // makes each commit durable (see walSyncer)
@@ -74,6 +84,10 @@ type Store struct {
 
 	checkpointInterval time.Duration
 	restartFrames      int
+
+	// softDelete keeps a deleted object's row, with deleted_at set and its personal
+	// columns cleared, instead of removing it.
+	softDelete bool
 }
 
 // Open opens the SQLite database at path, creating it when it does not exist, and
@@ -148,6 +162,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.Close()
 		return nil, unavailable("prepare statements", err)
 	}
+
 	if s.ckpt, err = startCheckpointer(path, busy, s.log, s.checkpointInterval, s.restartFrames); err != nil {
 		s.Close()
 		return nil, unavailable("open "+path, err)
@@ -259,11 +274,24 @@ func refusedChange(err error) bool {
 // pages to the WAL.
 const filePageSize = 8192
 
-// initFile gives a new database file clerksync's page size and WAL mode. The page size
-// must be set before anything materialises the file's first page, which switching to
-// WAL does, so it cannot be one of the pool's connection settings (the driver applies
-// those in alphabetical order). On an existing file it changes nothing.
+// newFileMode is the mode of a new database file: it holds emails, phone numbers and
+// whole user objects, for the owner's eyes only. SQLite gives the -wal and -shm files
+// the mode of the database file.
+const newFileMode = 0o600
+
+// initFile creates the database file, readable by its owner only, when it does not
+// exist, and gives a new file clerksync's page size and WAL mode. The page size must be
+// set before anything materialises the file's first page, which switching to WAL does,
+// so it cannot be one of the pool's connection settings (the driver applies those in
+// alphabetical order). On an existing file it changes nothing, its mode included.
 func initFile(path, busy string) error {
+	// When the file cannot be created here (a missing directory, say), SQLite fails
+	// below with the error it would have failed with anyway.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, newFileMode); err == nil {
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
 	db, err := sql.Open("sqlite", path+"?"+busy)
 	if err != nil {
 		return err

@@ -105,7 +105,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if diff := storetest.ProfileDiff(p, storetest.MustProfile(t, s, "user_keep")); diff != "" {
 		t.Fatalf("profile after reopening (-want +got):\n%s", diff)
 	}
-	if d, err := s.Deleted(context.Background(), "user_gone"); err != nil || !d {
+	if d, err := s.Deleted(context.Background(), clerksync.UserKey("user_gone")); err != nil || !d {
 		t.Fatalf("Deleted after reopening = %v, %v; want true", d, err)
 	}
 	storetest.MustEvent(t, s, "msg_1")
@@ -168,7 +168,8 @@ func TestMigrations(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"clerksync_events", "clerksync_leases", "clerksync_migrations", "clerksync_state", "clerksync_sync_runs", "clerksync_tombstones", "profiles"}
+	want := []string{"clerksync_changes", "clerksync_events", "clerksync_forward_positions", "clerksync_leases", "clerksync_migrations", "clerksync_state", "clerksync_sync_runs", "clerksync_tombstones",
+		"organization_invitations", "organization_memberships", "organization_permissions", "organization_roles", "organizations", "profiles"}
 	if diff := cmp.Diff(want, tables); diff != "" {
 		t.Fatalf("tables (-want +got):\n%s", diff)
 	}
@@ -280,8 +281,8 @@ func TestWriterSeesOtherWriters(t *testing.T) {
 		storetest.Upsert("msg_3", u3), // a delivery b recorded
 	)
 	want := []clerksync.Result{
-		{Outcome: clerksync.OutcomeStale},
-		{Outcome: clerksync.OutcomeStale},
+		{Outcome: clerksync.OutcomeStale, Reason: clerksync.ReasonOlder},
+		{Outcome: clerksync.OutcomeStale, Reason: clerksync.ReasonDeleted},
 		{Outcome: clerksync.OutcomeDuplicate},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

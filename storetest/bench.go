@@ -26,9 +26,9 @@ func BenchmarkApply(b *testing.B, open func(b *testing.B) clerksync.Store) {
 			profiles := make([]clerksync.Profile, size)
 			for n := 0; b.Loop(); n++ {
 				for i, c := range base {
-					profiles[i] = *c.Profile
+					profiles[i] = *c.Profile()
 					profiles[i].UpdatedAt += int64(n)
-					c.Profile = &profiles[i]
+					c.Object = &profiles[i]
 					c.EventID = "msg_" + strconv.Itoa(n) + "_" + strconv.Itoa(i)
 					batch[i] = c
 				}

@@ -150,24 +150,26 @@ func Upsert(eventID string, p *clerksync.Profile) clerksync.Change {
 	if p.CreatedAt == p.UpdatedAt {
 		typ = "user.created"
 	}
-	return clerksync.Change{
-		Op:        clerksync.OpUpsertUser,
+	c := clerksync.Change{
+		Op:        clerksync.OpUpsert,
 		Source:    clerksync.SourceWebhook,
 		EventID:   eventID,
 		EventType: typ,
 		EventTime: p.UpdatedAt,
 		Body:      envelope(typ, p.UpdatedAt, p.Raw),
+		Kind:      clerksync.KindUser,
+		ID:        p.UserID,
 		UserID:    p.UserID,
-		Profile:   p,
+		Object:    p,
 	}
+	return c
 }
 
 // APIUpsert returns the change that writes p as read from the Backend API with source:
 // no event id, no body, nothing recorded in the event log.
 func APIUpsert(source clerksync.Source, p *clerksync.Profile) clerksync.Change {
 	q := *p
-	q.SyncSource = source
-	return clerksync.Change{Op: clerksync.OpUpsertUser, Source: source, UserID: p.UserID, Profile: &q}
+	return clerksync.UpsertUser(&q, source)
 }
 
 // Delete returns the user.deleted webhook change for userID delivered as eventID at
@@ -175,12 +177,14 @@ func APIUpsert(source clerksync.Source, p *clerksync.Profile) clerksync.Change {
 func Delete(eventID, userID string, eventTime int64) clerksync.Change {
 	data := fmt.Sprintf(`{"object":"user","id":%q,"deleted":true,"external_id":null}`, userID)
 	return clerksync.Change{
-		Op:        clerksync.OpDeleteUser,
+		Op:        clerksync.OpDelete,
 		Source:    clerksync.SourceWebhook,
 		EventID:   eventID,
 		EventType: "user.deleted",
 		EventTime: eventTime,
 		Body:      envelope("user.deleted", eventTime, json.RawMessage(data)),
+		Kind:      clerksync.KindUser,
+		ID:        userID,
 		UserID:    userID,
 	}
 }
@@ -201,7 +205,7 @@ func Ignore(eventID, eventType string, eventTime int64) clerksync.Change {
 // DeadLetter returns an authentic event that could not be used: its body is kept as
 // given and reason says why. userID may be empty when the body names no user.
 func DeadLetter(eventID, eventType, userID string, body []byte, reason string) clerksync.Change {
-	return clerksync.Change{
+	c := clerksync.Change{
 		Op:        clerksync.OpDeadLetter,
 		Source:    clerksync.SourceWebhook,
 		EventID:   eventID,
@@ -210,6 +214,10 @@ func DeadLetter(eventID, eventType, userID string, body []byte, reason string) c
 		Error:     reason,
 		UserID:    userID,
 	}
+	if userID != "" {
+		c.Kind, c.ID = clerksync.KindUser, userID
+	}
+	return c
 }
 
 func envelope(typ string, ts int64, data json.RawMessage) []byte {

@@ -68,6 +68,22 @@ func Run(t *testing.T, open Opener) {
 		{"Lease", testLease},
 		{"LeaseRace", testLeaseRace},
 		{"ProfileIDs", testProfileIDs},
+		{"Organization", testOrganization},
+		{"Membership", testMembership},
+		{"ReAdded", testReAdded},
+		{"OrganizationDeleted", testOrganizationDeleted},
+		{"DeleteBeforeCreate", testDeleteBeforeCreate},
+		{"UserDeletedRemovesMemberships", testUserDeletedRemovesMemberships},
+		{"InvitationBeforeOrganization", testInvitationBeforeOrganization},
+		{"RolesAndPermissions", testRolesAndPermissions},
+		{"Objects", testObjects},
+		{"FeedUser", testFeedUser},
+		{"FeedSources", testFeedSources},
+		{"FeedCascade", testFeedCascade},
+		{"FeedFilter", testFeedFilter},
+		{"ForwardPositions", testForwardPositions},
+		{"PruneChanges", testPruneChanges},
+		{"ConvergeOrgs", testConvergeOrgs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,7 +147,7 @@ func wantNoProfile(t *testing.T, s clerksync.Store, userID string) {
 // wantDeleted fails t unless s reports userID's tombstone as want.
 func wantDeleted(t *testing.T, s clerksync.Store, userID string, want bool) {
 	t.Helper()
-	got, err := s.Deleted(context.Background(), userID)
+	got, err := s.Deleted(context.Background(), clerksync.UserKey(userID))
 	if err != nil {
 		t.Fatalf("Deleted(%q): %v", userID, err)
 	}
@@ -154,9 +170,11 @@ var (
 	applied = func(a clerksync.Action) clerksync.Result {
 		return clerksync.Result{Outcome: clerksync.OutcomeApplied, Action: a}
 	}
-	stale     = clerksync.Result{Outcome: clerksync.OutcomeStale}
-	duplicate = clerksync.Result{Outcome: clerksync.OutcomeDuplicate}
-	ignored   = clerksync.Result{Outcome: clerksync.OutcomeIgnored}
+	// staleOlder: a newer version is stored; staleDeleted: the object is deleted.
+	staleOlder   = clerksync.Result{Outcome: clerksync.OutcomeStale, Reason: clerksync.ReasonOlder}
+	staleDeleted = clerksync.Result{Outcome: clerksync.OutcomeStale, Reason: clerksync.ReasonDeleted}
+	duplicate    = clerksync.Result{Outcome: clerksync.OutcomeDuplicate}
+	ignored      = clerksync.Result{Outcome: clerksync.OutcomeIgnored}
 )
 
 // start is the updated_at (ms) of the first versions in the suite.
@@ -179,7 +197,7 @@ func testCreate(t *testing.T, open Opener) {
 	wantDeleted(t, s, p.UserID, false)
 
 	want := &clerksync.Event{
-		ID: "msg_create", Type: "user.created", UserID: p.UserID, Outcome: clerksync.OutcomeApplied,
+		ID: "msg_create", Type: "user.created", Kind: clerksync.KindUser, ObjectID: p.UserID, UserID: p.UserID, Outcome: clerksync.OutcomeApplied,
 		Action: clerksync.ActionCreated, EventTime: c.EventTime, ReceivedAt: Epoch, Body: c.Body, Attempts: 1,
 	}
 	if diff := cmp.Diff(want, MustEvent(t, s, "msg_create")); diff != "" {
@@ -223,7 +241,7 @@ func testOlder(t *testing.T, open Opener) {
 	v2 := NewProfile("user_older", start+1000)
 	MustApply(t, s, Upsert("msg_2", v2))
 
-	wantResults(t, MustApply(t, s, Upsert("msg_1", v1)), stale)
+	wantResults(t, MustApply(t, s, Upsert("msg_1", v1)), staleOlder)
 	wantProfile(t, s, v2)
 	e := MustEvent(t, s, "msg_1")
 	if got, want := e.Outcome, clerksync.OutcomeStale; got != want {
@@ -242,7 +260,8 @@ func testDuplicateEventID(t *testing.T, open Opener) {
 	MustApply(t, s, c)
 	before := MustEvent(t, s, "msg_dup")
 
-	// A redelivery of the same svix-id changes nothing, whatever it carries.
+	// A redelivery of the same svix-id changes nothing, whatever it carries; the
+	// event log counts it.
 	clock.Advance(time.Minute)
 	v2 := NewProfile("user_dup", start+1000)
 	wantResults(t, MustApply(t, s, c, Upsert("msg_dup", v2)), duplicate, duplicate)
@@ -250,8 +269,9 @@ func testDuplicateEventID(t *testing.T, open Opener) {
 	if !got.SyncedAt.Equal(Epoch) {
 		t.Fatalf("SyncedAt = %v, want %v (untouched)", got.SyncedAt, Epoch)
 	}
+	before.Attempts += 2
 	if diff := cmp.Diff(before, MustEvent(t, s, "msg_dup")); diff != "" {
-		t.Fatalf("event changed by a duplicate (-before +after):\n%s", diff)
+		t.Fatalf("event after two redeliveries (-want +got):\n%s", diff)
 	}
 }
 
@@ -261,7 +281,7 @@ func testDuplicateInsideBatch(t *testing.T, open Opener) {
 	c := Upsert("msg_x", p)
 	wantResults(t, MustApply(t, s, c, c), applied(clerksync.ActionCreated), duplicate)
 	wantProfile(t, s, p)
-	if got, want := MustEvent(t, s, "msg_x").Attempts, 1; got != want {
+	if got, want := MustEvent(t, s, "msg_x").Attempts, 2; got != want {
 		t.Fatalf("Attempts = %d, want %d", got, want)
 	}
 }
@@ -273,7 +293,7 @@ func testTwoVersionsInsideBatch(t *testing.T, open Opener) {
 		want  []clerksync.Result
 	}{
 		{"InOrder", []int{0, 1}, []clerksync.Result{applied(clerksync.ActionCreated), applied(clerksync.ActionUpdated)}},
-		{"Reversed", []int{1, 0}, []clerksync.Result{applied(clerksync.ActionCreated), stale}},
+		{"Reversed", []int{1, 0}, []clerksync.Result{applied(clerksync.ActionCreated), staleOlder}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,7 +326,7 @@ func testAPIChange(t *testing.T, open Opener) {
 	}
 	// The same version again through the API is unchanged, an older one is stale.
 	wantResults(t, MustApply(t, s, APIUpsert(clerksync.SourceAPI, p), APIUpsert(clerksync.SourceAPI, NewProfile("user_api", start-1))),
-		applied(clerksync.ActionUnchanged), stale)
+		applied(clerksync.ActionUnchanged), staleOlder)
 }
 
 func testDelete(t *testing.T, open Opener) {
@@ -330,7 +350,7 @@ func testDelete(t *testing.T, open Opener) {
 		Upsert("msg_future", future),
 		Upsert("msg_0", NewProfile(id, start-1000)),
 		APIUpsert(clerksync.SourceAPI, future),
-	), stale, stale, stale)
+	), staleDeleted, staleDeleted, staleDeleted)
 	wantNoProfile(t, s, id)
 
 	// Every payload of the user is redacted, including those that arrived after the
@@ -364,7 +384,7 @@ func testDeleteNeverSeen(t *testing.T, open Opener) {
 	wantDeleted(t, s, "user_ghost", true)
 	wantNoProfile(t, s, "user_ghost")
 	// Its creation, delivered late, never brings it back.
-	wantResults(t, MustApply(t, s, Upsert("msg_create", NewProfile("user_ghost", start-5000))), stale)
+	wantResults(t, MustApply(t, s, Upsert("msg_create", NewProfile("user_ghost", start-5000))), staleDeleted)
 	wantNoProfile(t, s, "user_ghost")
 }
 
@@ -375,7 +395,7 @@ func testDeleteTwice(t *testing.T, open Opener) {
 		Delete("msg_del1", "user_twice", start+1),
 		Delete("msg_del2", "user_twice", start+2),
 		Delete("msg_del1", "user_twice", start+1),
-	), applied(clerksync.ActionDeleted), stale, duplicate)
+	), applied(clerksync.ActionDeleted), staleDeleted, duplicate)
 	wantDeleted(t, s, "user_twice", true)
 }
 
@@ -386,7 +406,7 @@ func testDeleteInsideBatch(t *testing.T, open Opener) {
 		Upsert("msg_1", NewProfile(id, start)),
 		Delete("msg_del", id, start+500),
 		Upsert("msg_2", NewProfile(id, start+1000)),
-	), applied(clerksync.ActionCreated), applied(clerksync.ActionDeleted), stale)
+	), applied(clerksync.ActionCreated), applied(clerksync.ActionDeleted), staleDeleted)
 	wantNoProfile(t, s, id)
 	for _, eid := range []string{"msg_1", "msg_del", "msg_2"} {
 		if e := MustEvent(t, s, eid); e.Body != nil || !e.Redacted {
@@ -401,7 +421,7 @@ func testIgnored(t *testing.T, open Opener) {
 	wantResults(t, MustApply(t, s, c, c), ignored, duplicate)
 	want := &clerksync.Event{
 		ID: "msg_session", Type: "session.created", Outcome: clerksync.OutcomeIgnored,
-		EventTime: start, ReceivedAt: Epoch, Body: c.Body, Attempts: 1,
+		EventTime: start, ReceivedAt: Epoch, Body: c.Body, Attempts: 2,
 	}
 	if diff := cmp.Diff(want, MustEvent(t, s, "msg_session")); diff != "" {
 		t.Fatalf("event (-want +got):\n%s", diff)
@@ -414,7 +434,7 @@ func testDeadLetter(t *testing.T, open Opener) {
 	c := DeadLetter("msg_dl", "user.updated", "user_dl", body, "decode user: updated_at is not a number")
 	wantResults(t, MustApply(t, s, c), clerksync.Result{Outcome: clerksync.OutcomeDeadLetter, Error: c.Error})
 	want := &clerksync.Event{
-		ID: "msg_dl", Type: "user.updated", UserID: "user_dl", Outcome: clerksync.OutcomeDeadLetter,
+		ID: "msg_dl", Type: "user.updated", Kind: clerksync.KindUser, ObjectID: "user_dl", UserID: "user_dl", Outcome: clerksync.OutcomeDeadLetter,
 		Error: c.Error, ReceivedAt: Epoch, Body: body, Attempts: 1,
 	}
 	if diff := cmp.Diff(want, MustEvent(t, s, "msg_dl")); diff != "" {
@@ -439,9 +459,12 @@ func testOtherEventsAboutStoredUser(t *testing.T, open Opener) {
 	wantResults(t, MustApply(t, s, ig, dl), ignored, dead)
 	wantResults(t, MustApply(t, s, ig, dl, ig), duplicate, duplicate, duplicate)
 	wantProfile(t, s, p)
-	for id, want := range map[string]clerksync.Outcome{"msg_o2": clerksync.OutcomeIgnored, "msg_o3": clerksync.OutcomeDeadLetter} {
-		if e := MustEvent(t, s, id); e.Outcome != want || e.UserID != p.UserID || e.Attempts != 1 {
-			t.Errorf("event %s: outcome %v, user %q, attempts %d; want %v, %q, 1", id, e.Outcome, e.UserID, e.Attempts, want, p.UserID)
+	for id, want := range map[string]struct {
+		outcome  clerksync.Outcome
+		attempts int
+	}{"msg_o2": {clerksync.OutcomeIgnored, 3}, "msg_o3": {clerksync.OutcomeDeadLetter, 2}} {
+		if e := MustEvent(t, s, id); e.Outcome != want.outcome || e.UserID != p.UserID || e.Attempts != want.attempts {
+			t.Errorf("event %s: outcome %v, user %q, attempts %d; want %v, %q, %d", id, e.Outcome, e.UserID, e.Attempts, want.outcome, p.UserID, want.attempts)
 		}
 	}
 }
@@ -575,8 +598,8 @@ func testEvents(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 		want := []clerksync.Event{{
-			ID: "msg_04", Type: "user.updated", UserID: "user_a", Outcome: clerksync.OutcomeDeadLetter,
-			Error: "bad", ReceivedAt: Epoch.Add(4 * time.Second), Attempts: 1,
+			ID: "msg_04", Type: "user.updated", Kind: clerksync.KindUser, ObjectID: "user_a", UserID: "user_a",
+			Outcome: clerksync.OutcomeDeadLetter, Error: "bad", ReceivedAt: Epoch.Add(4 * time.Second), Attempts: 1,
 		}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("(-want +got):\n%s", diff)
@@ -755,8 +778,8 @@ func testEmptyColumns(t *testing.T, open Opener) {
 		SyncSource: clerksync.SourceWebhook,
 	}
 	MustApply(t, s, clerksync.Change{
-		Op: clerksync.OpUpsertUser, Source: clerksync.SourceWebhook, EventID: "msg_bare",
-		EventType: "user.created", UserID: want.UserID, Profile: want,
+		Op: clerksync.OpUpsert, Source: clerksync.SourceWebhook, EventID: "msg_bare",
+		EventType: "user.created", Kind: clerksync.KindUser, ID: want.UserID, UserID: want.UserID, Object: want,
 	})
 	got := MustProfile(t, s, want.UserID)
 	if diff := FullProfileDiff(want, got); diff != "" {
@@ -824,15 +847,15 @@ func testPoison(t *testing.T, open Opener) {
 	mismatch := Upsert("msg_mismatch", NewProfile("user_x", start))
 	mismatch.UserID = "user_y"
 	noUser := Upsert("msg_nouser", NewProfile("user_z", start))
-	noUser.UserID, noUser.Profile.UserID = "", ""
+	noUser.UserID, noUser.ID, noUser.Profile().UserID = "", "", ""
 	noProfile := Upsert("msg_noprofile", NewProfile("user_w", start))
-	noProfile.Profile = nil
+	noProfile.Object = nil
 	noVersion := Upsert("msg_noversion", NewProfile("user_v", start))
-	noVersion.Profile.UpdatedAt = 0
+	noVersion.Profile().UpdatedAt = 0
 	badJSON := Upsert("msg_badjson", NewProfile("user_j", start))
-	badJSON.Profile.PublicMetadata = json.RawMessage(`{"plan":`)
+	badJSON.Profile().PublicMetadata = json.RawMessage(`{"plan":`)
 	badRaw := APIUpsert(clerksync.SourceAPI, NewProfile("user_r", start))
-	badRaw.Profile.Raw = json.RawMessage(`not json`)
+	badRaw.Profile().Raw = json.RawMessage(`not json`)
 	unknownOp := clerksync.Change{Op: 99, EventID: "msg_op", EventType: "user.updated"}
 
 	good1 := NewProfile("user_good1", start)

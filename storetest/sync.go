@@ -237,9 +237,9 @@ func testProfileIDs(t *testing.T, open Opener) {
 	var changes []clerksync.Change
 	for i, id := range []string{"user_c", "user_a", "user_e", "user_b", "user_d"} {
 		p := NewProfile(id, base+int64(i)*1000) // created at base, base+1 s, ...
-		changes = append(changes, clerksync.Change{Op: clerksync.OpUpsertUser, Source: clerksync.SourceBackfill, UserID: id, Profile: p})
+		changes = append(changes, clerksync.UpsertUser(p, clerksync.SourceBackfill))
 	}
-	changes = append(changes, clerksync.Change{Op: clerksync.OpDeleteUser, Source: clerksync.SourceAPI, UserID: "user_b"})
+	changes = append(changes, clerksync.Delete(clerksync.UserKey("user_b"), clerksync.SourceAPI))
 	MustApply(t, store, changes...)
 
 	for _, tt := range []struct {

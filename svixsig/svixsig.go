@@ -149,29 +149,67 @@ func (v *Verifier) Verify(h http.Header, body []byte) (Message, error) {
 // VerifyParts checks a delivery of body given the values of its id, timestamp and
 // signature headers, and returns its id and timestamp. It fails as Verify does.
 func (v *Verifier) VerifyParts(id, timestamp, signature string, body []byte) (Message, error) {
+	sec, err := v.checkParts(id, timestamp, signature)
+	if err != nil {
+		return Message{}, err
+	}
+	for _, k := range v.keys {
+		if k.match(id, sec, signature, body) {
+			return Message{ID: id, Timestamp: time.Unix(sec, 0).UTC()}, nil
+		}
+	}
+	return Message{}, ErrNoMatchingSignature
+}
+
+// Headers are the values of a delivery's id, timestamp and signature headers.
+type Headers struct {
+	ID, Timestamp, Signature string
+}
+
+// CheckHeaders reads the id, timestamp and signature headers of h as Verify does and
+// checks all that can be checked without the body: that none is missing and that the
+// timestamp is an integer within the tolerance of now. A server calls it before it
+// reads the body, so that a request that cannot be authentic costs no body read, then
+// VerifyBody. It fails as Verify does, but never with ErrNoMatchingSignature.
+func (v *Verifier) CheckHeaders(h http.Header) (Headers, error) {
+	hd := Headers{ID: h.Get(HeaderSvixID), Timestamp: h.Get(HeaderSvixTimestamp), Signature: h.Get(HeaderSvixSignature)}
+	if hd.ID == "" || hd.Timestamp == "" || hd.Signature == "" {
+		hd = Headers{ID: h.Get(HeaderWebhookID), Timestamp: h.Get(HeaderWebhookTimestamp), Signature: h.Get(HeaderWebhookSignature)}
+	}
+	if _, err := v.checkParts(hd.ID, hd.Timestamp, hd.Signature); err != nil {
+		return Headers{}, err
+	}
+	return hd, nil
+}
+
+// VerifyBody checks the signature of body under the headers CheckHeaders returned,
+// and the timestamp again (reading the body took time), and returns the delivery's id
+// and timestamp. It fails as Verify does.
+func (v *Verifier) VerifyBody(hd Headers, body []byte) (Message, error) {
+	return v.VerifyParts(hd.ID, hd.Timestamp, hd.Signature, body)
+}
+
+// checkParts checks that the headers are present and the timestamp within the
+// tolerance, and returns the timestamp in seconds.
+func (v *Verifier) checkParts(id, timestamp, signature string) (int64, error) {
 	if id == "" || timestamp == "" || signature == "" {
-		return Message{}, ErrMissingHeaders
+		return 0, ErrMissingHeaders
 	}
 	sec, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
-		return Message{}, ErrInvalidTimestamp
+		return 0, ErrInvalidTimestamp
 	}
 	// These are the expressions of the reference library, so that the edges of the
 	// window (nanoseconds on the old side, whole seconds on the new) are the same.
 	ts := time.Unix(sec, 0)
 	now := v.now()
 	if skew := now.Sub(ts); skew > v.tolerance {
-		return Message{}, fmt.Errorf("timestamp %s behind the clock, tolerance %s: %w", skew, v.tolerance, ErrTimestampTooOld)
+		return 0, fmt.Errorf("timestamp %s behind the clock, tolerance %s: %w", skew, v.tolerance, ErrTimestampTooOld)
 	}
 	if sec > now.Add(v.tolerance).Unix() {
-		return Message{}, fmt.Errorf("timestamp %s ahead of the clock, tolerance %s: %w", ts.Sub(now), v.tolerance, ErrTimestampTooNew)
+		return 0, fmt.Errorf("timestamp %s ahead of the clock, tolerance %s: %w", ts.Sub(now), v.tolerance, ErrTimestampTooNew)
 	}
-	for _, k := range v.keys {
-		if k.match(id, sec, signature, body) {
-			return Message{ID: id, Timestamp: ts.UTC()}, nil
-		}
-	}
-	return Message{}, ErrNoMatchingSignature
+	return sec, nil
 }
 
 // match reports whether any v1 entry of signature is the signature of the content

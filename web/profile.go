@@ -72,6 +72,14 @@ type ProfileConfig struct {
 	// SignInURL is where the page sends people who are not signed in; when empty the
 	// page only explains how to sign in.
 	SignInURL string
+	// SignOutURL is where the page header's Sign out button posts; when empty, to
+	// this server's POST /profile/sign-out. clerksync dev points it at the emulator's
+	// sign-out.
+	SignOutURL string
+	// Revoker, when set, ends the Clerk session of a person who signs out of the page,
+	// so that they are signed out of the application too; without it, signing out
+	// only expires the session cookies on this origin.
+	Revoker SessionRevoker
 	// CSRFKey signs the token of the profile page's form. Replicas behind one load
 	// balancer need the same key; a random key is used when empty.
 	CSRFKey []byte
@@ -153,6 +161,8 @@ func newProfileHandler(s *Server, cfg *ProfileConfig) *profileHandler {
 func (h *profileHandler) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /profile", h.handlePage)
 	mux.HandleFunc("POST /profile/sync", h.handlePageSync)
+	mux.HandleFunc("POST "+signOutPath, h.handleSignOut)
+	mux.HandleFunc(signOutPath, methodNotAllowed(http.MethodPost))
 	mux.HandleFunc("/profile/sync", methodNotAllowed(http.MethodPost))
 	mux.HandleFunc("GET /api/profile", h.handleGetProfile)
 	mux.HandleFunc("OPTIONS /api/profile", h.handlePreflight)
@@ -370,7 +380,7 @@ func (h *profileHandler) ensure(ctx context.Context, userID string) (*clerksync.
 	case clerksync.ErrorCode(err) != clerksync.ENOTFOUND:
 		return nil, false, fmt.Errorf("read profile: %w", err)
 	}
-	deleted, err := h.store.Deleted(ctx, userID)
+	deleted, err := h.store.Deleted(ctx, clerksync.UserKey(userID))
 	if err != nil {
 		return nil, false, fmt.Errorf("read tombstone: %w", err)
 	}

@@ -23,7 +23,7 @@ import (
 var assets embed.FS
 
 // assetPrefix is where the static files are served.
-const assetPrefix = "/assets/"
+const assetPrefix = "/clerksync-assets/"
 
 // StylesheetPath is the URL path of clerksync's stylesheet, for other pages served
 // beside the profile routes (the development emulator) to share its look.
@@ -84,7 +84,7 @@ func handleAsset(w http.ResponseWriter, r *http.Request) {
 }
 
 // syncScriptName is the drop-in script's file; it is served at /profile-sync.js with
-// the server's default max age filled in, not under /assets/.
+// the server's default max age filled in, not under /clerksync-assets/.
 const syncScriptName = "profile-sync.js"
 
 // syncScript returns the drop-in script with maxAge as its default.

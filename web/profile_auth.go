@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,7 +27,28 @@ func (h *profileHandler) authenticate(r *http.Request) (*session.Claims, error) 
 	if claims.SessionStatus == "pending" {
 		return nil, errSessionPending
 	}
+	if err := h.checkParty(r, claims); err != nil {
+		return nil, err
+	}
 	return claims, nil
+}
+
+// checkParty refuses a token made for a page of another origin (azp) than this
+// server's own, when no authorized parties are configured (the verifier checks azp
+// against them when they are): a token another site's page obtained must not open
+// this server's routes. A token without azp passes, as Clerk omits it when the browser
+// sent no Origin.
+func (h *profileHandler) checkParty(r *http.Request, claims *session.Claims) error {
+	if len(h.parties) > 0 || claims.AuthorizedParty == "" {
+		return nil
+	}
+	self := h.selfOrigin(r)
+	if normalizeOrigin(claims.AuthorizedParty) == self {
+		return nil
+	}
+	h.log.Info("Session token refused: made for a page of another origin; list the application's origins in CLERK_AUTHORIZED_PARTIES, or set CLERKSYNC_PUBLIC_URL if a proxy changes the Host",
+		"azp", claims.AuthorizedParty, "server_origin", self)
+	return fmt.Errorf("%w: azp %q is not this server's origin %s", session.ErrUnauthorizedParty, claims.AuthorizedParty, self)
 }
 
 // isBearer reports whether r authenticates with an Authorization: Bearer header, which

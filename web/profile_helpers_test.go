@@ -61,7 +61,10 @@ type profileOptions struct {
 	noProfile   bool // Server.Profile nil
 	noSessions  bool // ProfileConfig.Sessions nil
 	noSyncer    bool // ProfileConfig.Syncer nil
+	noParties   bool // no authorized parties: this server's own origin only
+	publicURL   string
 	syncTimeout time.Duration
+	revoker     web.SessionRevoker // ProfileConfig.Revoker
 }
 
 // MustRunProfileServer starts the environment and stops it when the test ends.
@@ -88,7 +91,11 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 	if err != nil {
 		tb.Fatalf("issuer: %v", err)
 	}
-	verifier, err := session.NewVerifier(session.Config{PEMKey: issuer.PublicKeyPEM(), AuthorizedParties: []string{appOrigin}, Now: clock.Now})
+	parties := []string{appOrigin}
+	if opt.noParties {
+		parties = nil
+	}
+	verifier, err := session.NewVerifier(session.Config{PEMKey: issuer.PublicKeyPEM(), AuthorizedParties: parties, Now: clock.Now})
 	if err != nil {
 		tb.Fatalf("verifier: %v", err)
 	}
@@ -102,9 +109,11 @@ func MustRunProfileServer(tb testing.TB, opt profileOptions) *profileEnv {
 		cfg := &web.ProfileConfig{
 			Sessions:          verifier,
 			Syncer:            &pull.Syncer{Client: client, Engine: eng, Store: store, Logger: logger},
-			AuthorizedParties: []string{appOrigin},
+			AuthorizedParties: parties,
+			PublicURL:         opt.publicURL,
 			SignInURL:         "https://accounts.example.com/sign-in",
 			SyncTimeout:       opt.syncTimeout,
+			Revoker:           opt.revoker,
 			Now:               clock.Now,
 		}
 		if opt.noSessions {

@@ -11,7 +11,9 @@ import (
 
 // profileJSON is a profile row as the API answers it: what the person may see about
 // themselves. Private metadata and the raw user object are never included. Clerk's
-// timestamps are milliseconds, as in Clerk's own API; empty values are null.
+// timestamps are milliseconds, as in Clerk's own API; empty values are null, and so is
+// an image URL that is not http(s), as on the page: an application that puts it in
+// an <img> or a link must not get a javascript: or data: URL from it.
 type profileJSON struct {
 	UserID         string          `json:"user_id"`
 	Name           *string         `json:"name"`
@@ -47,7 +49,7 @@ func newProfileJSON(p *clerksync.Profile) *profileJSON {
 		EmailVerified:  p.EmailVerified,
 		Phone:          nullString(p.Phone),
 		Username:       nullString(p.Username),
-		ImageURL:       nullString(p.ImageURL),
+		ImageURL:       nullString(safeImageURL(p.ImageURL)),
 		ExternalID:     nullString(p.ExternalID),
 		PublicMetadata: jsonObject(p.PublicMetadata),
 		UnsafeMetadata: jsonObject(p.UnsafeMetadata),
@@ -105,7 +107,7 @@ var diffFields = []profileField{
 	{"email_verified", "Email verified", func(p *clerksync.Profile) any { return p.EmailVerified }},
 	{"username", "Username", func(p *clerksync.Profile) any { return nullString(p.Username) }},
 	{"phone", "Phone", func(p *clerksync.Profile) any { return nullString(p.Phone) }},
-	{"image_url", "Avatar", func(p *clerksync.Profile) any { return nullString(p.ImageURL) }},
+	{"image_url", "Avatar", func(p *clerksync.Profile) any { return nullString(safeImageURL(p.ImageURL)) }},
 	{"external_id", "External ID", func(p *clerksync.Profile) any { return nullString(p.ExternalID) }},
 	{"public_metadata", "Public metadata", func(p *clerksync.Profile) any { return jsonObject(p.PublicMetadata) }},
 	{"unsafe_metadata", "Unsafe metadata", func(p *clerksync.Profile) any { return jsonObject(p.UnsafeMetadata) }},

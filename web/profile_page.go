@@ -26,9 +26,38 @@ type pageData struct {
 	Script      bool
 	UserID      string
 	CSRF        string
+	Account     *account // the signed-in user, shown in the header with a Sign out button
+	SignOutURL  string
 	Notice      *notice
 	Profile     *profileView
 	Message     *message
+}
+
+// account is the signed-in user as the page header shows them: their name and email
+// address; else the email address, the username or, for a user without a row yet, the
+// user id.
+type account struct {
+	UserID    string
+	Primary   string
+	Secondary string
+	IsID      bool // Primary is the user id
+}
+
+// newAccount returns the header's account for userID, whose row p may be nil (not
+// synced yet).
+func newAccount(userID string, p *clerksync.Profile) *account {
+	a := &account{UserID: userID}
+	switch {
+	case p != nil && p.Name() != "":
+		a.Primary, a.Secondary = p.Name(), p.Email
+	case p != nil && p.Email != "":
+		a.Primary = p.Email
+	case p != nil && p.Username != "":
+		a.Primary = "@" + p.Username
+	default:
+		a.Primary, a.IsID = userID, true
+	}
+	return a
 }
 
 // notice is the result of a sync shown above the fields.
@@ -288,7 +317,11 @@ func (h *profileHandler) pageAuth(w http.ResponseWriter, r *http.Request) *sessi
 		if !errors.Is(err, session.ErrNoToken) {
 			reason = e.Message
 		}
-		h.renderMessage(w, http.StatusUnauthorized, "Sign in", h.signInMessage(r, reason))
+		m := h.signInMessage(r, reason)
+		if errors.Is(err, session.ErrNoToken) && r.URL.Query().Get("signed_out") != "" {
+			m.Heading, m.Text = "You are signed out", "Sign in again to see your profile."
+		}
+		h.renderMessage(w, http.StatusUnauthorized, "Sign in", m)
 		return nil
 	}
 	h.log.Warn("Session token could not be checked", attrError, err)
@@ -302,7 +335,7 @@ func (h *profileHandler) handlePage(w http.ResponseWriter, r *http.Request) {
 	if claims == nil {
 		return
 	}
-	d := &pageData{Title: "Your profile", Script: true, UserID: claims.Subject, CSRF: h.csrfToken(claims)}
+	d := &pageData{Title: "Your profile", Script: true, UserID: claims.Subject, CSRF: h.csrfToken(claims), SignOutURL: h.signOutURL()}
 	var changed []string
 	if d.Notice = flashCookie.Take(w, r); d.Notice != nil {
 		changed = d.Notice.Changed
@@ -315,6 +348,7 @@ func (h *profileHandler) handlePage(w http.ResponseWriter, r *http.Request) {
 			d.Notice = &notice{Kind: "success", Title: "Welcome!", Text: "Your profile was just read from Clerk."}
 		}
 		d.Profile = newProfileView(p, h.now(), changed)
+		d.Account = newAccount(claims.Subject, p)
 	case errors.Is(err, errUserGone):
 		h.renderMessage(w, http.StatusGone, "Deleted", &message{Kind: "error", Heading: "This user has been deleted",
 			Text: "Clerk no longer has this user, so clerksync removed its profile. Sign in with another account."})
@@ -322,6 +356,7 @@ func (h *profileHandler) handlePage(w http.ResponseWriter, r *http.Request) {
 	default:
 		// No row, and it could not be read from Clerk now: show the page with the
 		// button, and why.
+		d.Account = newAccount(claims.Subject, nil)
 		_, e := h.apiErrorFor(claims.Subject, err)
 		if d.Notice == nil {
 			d.Notice = &notice{Kind: "error", Title: "Not synced yet.", Text: sentence(e.Message)}

@@ -635,11 +635,11 @@ func TestProfilePage_Headers(t *testing.T) {
 	if js.Status != http.StatusOK || !strings.HasPrefix(js.Header.Get("Content-Type"), "text/javascript") || !strings.Contains(js.Body, "/api/profile/sync") {
 		t.Fatalf("%s = %d %q", m[1], js.Status, js.Header.Get("Content-Type"))
 	}
-	css := e.Do(t, request{method: http.MethodGet, path: "/assets/clerksync.css"})
+	css := e.Do(t, request{method: http.MethodGet, path: "/clerksync-assets/clerksync.css"})
 	if css.Status != http.StatusOK || !strings.HasPrefix(css.Header.Get("Content-Type"), "text/css") || !strings.Contains(css.Body, "prefers-color-scheme: dark") {
 		t.Fatalf("stylesheet = %d %q", css.Status, css.Header.Get("Content-Type"))
 	}
-	if r := e.Do(t, request{method: http.MethodGet, path: "/assets/layout.html"}); r.Status != http.StatusNotFound {
+	if r := e.Do(t, request{method: http.MethodGet, path: "/clerksync-assets/layout.html"}); r.Status != http.StatusNotFound {
 		t.Fatalf("a template is served: %d", r.Status)
 	}
 }

@@ -62,7 +62,7 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 	if err := c.ParseFlags(args); err != nil {
 		return err
 	}
-	p, err := c.pullFlags.open(ctx, c.Stderr, c.now)
+	p, err := c.pullFlags.open(ctx, "backfill", c.Stderr, c.now)
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,7 @@ func TestBackfillCommand(t *testing.T) {
 	if err := f.Seed(1200); err != nil {
 		t.Fatal(err)
 	}
-	dbPath := filepath.Join(t.TempDir(), "clerksync.db")
+	dbPath := migratedDB(t)
 	env := f.env(dbPath)
 	env["LOG_LEVEL"] = "info"
 
@@ -181,7 +181,7 @@ func TestBackfillCommand(t *testing.T) {
 
 func TestBackfillCommand_ConfigErrors(t *testing.T) {
 	t.Parallel()
-	dbPath := filepath.Join(t.TempDir(), "clerksync.db")
+	dbPath := migratedDB(t)
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
@@ -295,7 +295,7 @@ func TestBackfillCommand_InterruptThenRerun(t *testing.T) {
 	if err := f.Seed(500); err != nil {
 		t.Fatal(err)
 	}
-	dbPath := filepath.Join(t.TempDir(), "clerksync.db")
+	dbPath := migratedDB(t)
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()
 	pages := 0
@@ -354,7 +354,7 @@ func TestBackfillCommand_DevelopmentRateLimit(t *testing.T) {
 	if err := f.Seed(1000); err != nil {
 		t.Fatal(err)
 	}
-	dbPath := filepath.Join(t.TempDir(), "clerksync.db")
+	dbPath := migratedDB(t)
 	start := time.Now()
 	code, stdout, stderr := runMain(t, f.env(dbPath), nil, "backfill", "--limit-per-page", "10")
 	if code != 0 {

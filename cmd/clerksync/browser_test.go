@@ -335,6 +335,9 @@ func TestBrowser_ProfileFlow(t *testing.T) {
 	if err := chromedp.Do(ctx, shot("profile.png")); err != nil {
 		t.Fatal(err)
 	}
+	if who, email := text(t, ctx, `[data-account="primary"]`), text(t, ctx, `[data-account="secondary"]`); who != "Augusta Lovelace" || email != "augusta@example.com" {
+		t.Fatalf("after sync the header names %q %q, want the synced name and email", who, email)
+	}
 	if result := text(t, ctx, `#notice`); !strings.Contains(result, "3 fields changed: First name, Email, Public metadata.") {
 		t.Fatalf("notice after sync = %q", result)
 	}
@@ -418,14 +421,20 @@ func TestBrowser_ProfileFlow(t *testing.T) {
 		t.Fatalf("synced again within data-max-age: synced_at %v, was %v", p.SyncedAt, syncedAt)
 	}
 
-	// Signed out, the profile page explains how to sign in.
+	// Signed in again, the header's Sign out button signs out, without JavaScript of
+	// Clerk's; then the profile page explains how to sign in.
 	if err := chromedp.Do(ctx,
-		call(network.ClearBrowserCookies, cdp.Empty{}),
+		chromedp.Navigate(dev.URL()+"/dev/sign-in"),
+		chromedp.WaitVisible(signInButton),
+		chromedp.Click(signInButton),
+		chromedp.WaitVisible(chromedp.CSS(`#sign-out`)),
+		chromedp.Click(chromedp.CSS(`#sign-out`)),
+		chromedp.WaitVisible(signInButton),
 		chromedp.Navigate(dev.URL()+"/profile"),
 		chromedp.WaitVisible(chromedp.CSS(`.message h1`)),
 		shot("signed-out.png"),
 	); err != nil {
-		t.Fatalf("signed out: %v", err)
+		t.Fatalf("sign out: %v", err)
 	}
 	if h := text(t, ctx, `.message h1`); h != "Sign in to see your profile" {
 		t.Fatalf("signed-out page says %q", h)

@@ -166,9 +166,10 @@ type puller struct {
 	syncer *pull.Syncer
 }
 
-// open builds the logger and the Clerk client and opens the database with an engine
-// over it. The caller closes the puller.
-func (p *pullFlags) open(ctx context.Context, stderr io.Writer, now func() time.Time) (*puller, error) {
+// open builds the logger and the Clerk client and opens the database, which must
+// exist (command names the command for the error), with an engine over it. The caller
+// closes the puller.
+func (p *pullFlags) open(ctx context.Context, command string, stderr io.Writer, now func() time.Time) (*puller, error) {
 	logger, err := p.common.logger(stderr)
 	if err != nil {
 		return nil, err
@@ -178,7 +179,7 @@ func (p *pullFlags) open(ctx context.Context, stderr io.Writer, now func() time.
 	if err != nil {
 		return nil, err
 	}
-	db, store, err := p.common.openDB(ctx, logger)
+	db, store, err := p.common.openExistingDB(ctx, command, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -1,79 +1,28 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
+
+	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/dburl"
 )
 
 // DefaultDatabaseURL is where clerksync keeps its data when DATABASE_URL is not set:
 // an SQLite file in the working directory.
 const DefaultDatabaseURL = "sqlite:clerksync.db"
 
-// DB says which database a DATABASE_URL names.
-type DB struct {
-	Kind string // "sqlite" or "postgres"
-	Path string // SQLite file
-	URL  string // PostgreSQL connection string
-}
+// DB says which database a DATABASE_URL names (see dburl.Parse).
+type DB = dburl.DB
 
 // ParseDatabaseURL reads a DATABASE_URL: sqlite:PATH, file:PATH, postgres://… or
 // postgresql://…. Its error lists the accepted forms.
-func ParseDatabaseURL(s string) (DB, error) {
-	forms := "accepted forms: sqlite:PATH (e.g. sqlite:clerksync.db), file:PATH, " +
-		"postgres://USER:PASSWORD@HOST:5432/DB or postgresql://…"
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return DB{}, fmt.Errorf("DATABASE_URL is empty; %s", forms)
-	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
-		u, err := url.Parse(s)
-		if err != nil {
-			// url.Parse's error would echo the password; say where instead.
-			return DB{}, fmt.Errorf("DATABASE_URL is not a valid URL (check for unescaped characters in the password: %%-encode @ : / ?); %s", forms)
-		}
-		if u.Host == "" && u.Query().Get("host") == "" {
-			return DB{}, fmt.Errorf("DATABASE_URL %q has no host; %s", redactURL(u), forms)
-		}
-		return DB{Kind: "postgres", URL: s}, nil
-	case strings.HasPrefix(s, "sqlite:"), strings.HasPrefix(s, "file:"):
-		path := s[strings.IndexByte(s, ':')+1:]
-		path = strings.TrimPrefix(path, "//")
-		if i := strings.IndexByte(path, '?'); i >= 0 {
-			return DB{}, fmt.Errorf("DATABASE_URL %q has query parameters; clerksync sets the SQLite options itself (WAL, synchronous=FULL), give only the path; %s", s, forms)
-		}
-		if path == "" {
-			return DB{}, fmt.Errorf("DATABASE_URL %q names no file; %s", s, forms)
-		}
-		if path == ":memory:" {
-			return DB{}, fmt.Errorf("DATABASE_URL %q: an in-memory database would lose every change on restart; give a file path; %s", s, forms)
-		}
-		return DB{Kind: "sqlite", Path: path}, nil
-	}
-	scheme, _, found := strings.Cut(s, ":")
-	if !found {
-		return DB{}, fmt.Errorf("DATABASE_URL %q has no scheme; %s", s, forms)
-	}
-	return DB{}, fmt.Errorf("DATABASE_URL scheme %q is not supported; %s", scheme, forms)
-}
-
-// redactURL returns u as a string with its password hidden.
-func redactURL(u *url.URL) string { return u.Redacted() }
-
-// String returns the database for logs, with any password hidden.
-func (d DB) String() string {
-	if d.Kind == "sqlite" {
-		return "sqlite:" + d.Path
-	}
-	if u, err := url.Parse(d.URL); err == nil {
-		return u.Redacted()
-	}
-	return "postgres"
-}
+func ParseDatabaseURL(s string) (DB, error) { return dburl.Parse(s) }
 
 // commonFlags are the settings every command that touches the database shares.
 type commonFlags struct {
@@ -82,6 +31,7 @@ type commonFlags struct {
 	LogFormat   string
 	Schema      string
 	Supabase    bool
+	OnDelete    string
 }
 
 // register adds the common flags to fs with defaults from the environment.
@@ -92,6 +42,17 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
 	fs.StringVar(&c.Schema, "schema", envOr(getenv, "DATABASE_SCHEMA", "public"), "PostgreSQL schema for clerksync's tables (env DATABASE_SCHEMA)")
 	fs.BoolVar(&c.Supabase, "supabase", envBool(getenv, "SUPABASE"), "PostgreSQL: enable row level security on profiles so a signed-in user can read their own row (env SUPABASE=1)")
+	fs.StringVar(&c.OnDelete, "on-delete", envOr(getenv, "CLERKSYNC_ON_DELETE", string(clerksync.DeleteHard)),
+		"what a deletion does to a row: hard removes it; soft keeps it with deleted_at set and its personal columns cleared (env CLERKSYNC_ON_DELETE)")
+}
+
+// deletePolicy returns the --on-delete policy, or a usage error naming the choices.
+func (c *commonFlags) deletePolicy() (clerksync.DeletePolicy, error) {
+	switch p := clerksync.DeletePolicy(strings.ToLower(strings.TrimSpace(c.OnDelete))); p {
+	case clerksync.DeleteHard, clerksync.DeleteSoft:
+		return p, nil
+	}
+	return "", usagef("--on-delete %q (env CLERKSYNC_ON_DELETE): use hard (remove the row) or soft (keep it, with deleted_at set and personal columns cleared)", c.OnDelete)
 }
 
 // db parses the database URL.
@@ -141,26 +102,49 @@ func splitSecrets(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
-// newFlagSet returns a flag set that reports errors instead of exiting and prints its
-// usage, with a one-line summary, to w.
+// newFlagSet returns a flag set that reports errors instead of exiting. Its usage, a
+// one-line summary and the flags, goes to w (stderr) after a flag mistake and to stdout
+// for -h (see parseFlags); secrets among the flags' defaults are masked (redact.go).
 func newFlagSet(name, summary string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	fs.Usage = func() {
-		fmt.Fprintf(w, "Usage: clerksync %s\n\n%s\n\nFlags:\n", name, summary)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "Usage: clerksync %s\n\n%s\n\nFlags:\n", name, summary)
+		printDefaults(fs)
 	}
 	return fs
 }
 
-// parseFlags parses args, turning a flag mistake into a usage error (the usage has been
-// printed by the flag set).
+// flagsGiven returns the names of the flags set on the command line.
+func flagsGiven(fs *flag.FlagSet) map[string]bool {
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
+}
+
+// helpError is what parseFlags returns for -h: the command's usage, which Main prints
+// to stdout (so that `clerksync serve -h | less` works) before exiting 0. It matches
+// flag.ErrHelp.
+type helpError struct{ usage string }
+
+func (e *helpError) Error() string        { return "help requested" }
+func (e *helpError) Is(target error) bool { return target == flag.ErrHelp }
+
+// parseFlags parses args. For -h it returns a *helpError holding the usage; a flag
+// mistake prints the mistake and the usage to the flag set's output (stderr) and
+// returns a usage error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err}
+	out := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		return &helpError{usage: buf.String()}
 	}
-	return nil
+	_, _ = buf.WriteTo(out)
+	return &usageError{err}
 }

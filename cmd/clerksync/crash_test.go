@@ -218,7 +218,7 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 	live := 0
 	for id, w := range want {
 		p, err := store.Profile(ctx, id)
-		deleted, derr := store.Deleted(ctx, id)
+		deleted, derr := store.Deleted(ctx, clerksync.UserKey(id))
 		if derr != nil {
 			t.Fatal(derr)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/clerksync/clerksync/devemu"
+	"github.com/clerksync/clerksync/internal/dburl"
 	"github.com/clerksync/clerksync/session"
 	"github.com/clerksync/clerksync/web"
 )
@@ -67,6 +68,10 @@ func (c *DevCommand) ParseFlags(args []string) error {
 		fs.Usage()
 		return usagef("dev takes no arguments, got %q", fs.Args())
 	}
+	setting, value := addrSetting(flagsGiven(fs)["addr"], c.addr, c.Getenv)
+	if err := checkAddr(setting, value, c.addr); err != nil {
+		return err
+	}
 	for _, k := range liveKeyEnv {
 		if isLiveKey(c.Getenv(k)) {
 			return usagef("refusing to start: %s holds a production key (%s…). clerksync dev runs a fake Clerk with fake users "+
@@ -120,7 +125,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", c.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another process using the port? pass --addr 127.0.0.1:3001)", c.addr, err)
+		return listenError(c.addr, err)
 	}
 	defer func() {
 		if err != nil {
@@ -171,6 +176,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 	}
 	c.serve.listener = ln
 	c.serve.profile.dev = true
+	c.serve.profile.signOutURL = devemu.SignOutPath
 	c.serve.profile.wrap = c.emu.Wrap
 	if err := c.serve.Open(ctx); err != nil {
 		return err
@@ -185,7 +191,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 	logger.Warn("development mode: a built-in Clerk emulator with fake users; never expose this server", "url", c.url)
 	db := "a temporary SQLite file, removed at exit"
 	if c.databaseURL != "" {
-		db = c.databaseURL
+		db = dburl.Redact(c.databaseURL)
 	}
 	fmt.Fprintf(c.Stdout, `
   clerksync dev — development only: fake Clerk users, nothing leaves this machine

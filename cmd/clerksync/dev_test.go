@@ -279,3 +279,27 @@ func TestDev_SignUp(t *testing.T) {
 		t.Fatalf("sign-up with a taken email = %d:\n%s", status, body)
 	}
 }
+
+// TestDev_SignOut signs out with the profile page header's button, which in dev posts
+// to the emulator's sign-out.
+func TestDev_SignOut(t *testing.T) {
+	t.Parallel()
+	c := MustRunDev(t, nil)
+	b := browserless(t)
+	ada := seededUser(t, c, "Ada")
+	status, body := postForm(t, b, c.URL()+"/dev/sign-in", c.URL(), url.Values{"user_id": {ada.ID}, "redirect_url": {"/profile"}})
+	if status != http.StatusOK || !strings.Contains(body, `data-account="primary">Ada Lovelace</span>`) || !strings.Contains(body, `action="/dev/sign-out"`) {
+		t.Fatalf("profile after sign-in = %d, want the header naming Ada with a sign-out to the emulator:\n%s", status, body)
+	}
+	csrf := regexpCSRF.FindStringSubmatch(body)
+	if csrf == nil {
+		t.Fatal("no CSRF token on the page")
+	}
+	status, body = postForm(t, b, c.URL()+"/dev/sign-out", c.URL(), url.Values{"csrf_token": {csrf[1]}})
+	if status != http.StatusOK || !strings.Contains(body, "Signed out.") {
+		t.Fatalf("sign-out = %d:\n%s", status, body)
+	}
+	if status, body := get(t, b, c.URL()+"/profile"); status != http.StatusUnauthorized || strings.Contains(body, "Ada Lovelace") {
+		t.Fatalf("/profile after sign-out = %d:\n%s", status, body)
+	}
+}

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -408,14 +406,7 @@ func (r *replayer) report(ctx context.Context, e *clerksync.Event, ch *clerksync
 		did = "applied (" + res.Action.String() + ")"
 	case clerksync.OutcomeStale:
 		r.stale++
-		did = "stale: a newer version of the user is stored"
-		deleted, err := r.store.Deleted(ctx, ch.UserID)
-		if err != nil {
-			return "", fmt.Errorf("read tombstone of %s: %w", ch.UserID, err)
-		}
-		if deleted {
-			did = "stale: the user was deleted"
-		}
+		did = "stale: " + res.Reason.Explain()
 	case clerksync.OutcomeIgnored:
 		r.ignored++
 		did = "ignored: clerksync does not sync " + orDash(ch.EventType) + " events"
@@ -605,16 +596,8 @@ func (c *EventsCommand) open(ctx context.Context, common *commonFlags) (clerksyn
 	if err != nil {
 		return nil, err
 	}
-	db, err := common.db()
-	if err != nil {
-		return nil, err
-	}
-	if db.Kind == "sqlite" {
-		if _, err := os.Stat(db.Path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no database at %s: point DATABASE_URL (or --database-url) at the one clerksync serve uses", db)
-		}
-	}
-	return openStore(ctx, db, common, logger.With(slog.String("command", "events")))
+	_, store, err := common.openExistingDB(ctx, "events", logger.With(slog.String("command", "events")))
+	return store, err
 }
 
 // notFound is the error for an id that is not in the event log.

@@ -432,7 +432,7 @@ func TestEvents_Replay(t *testing.T) {
 	t.Run("AppliedAgain", func(t *testing.T) {
 		// Replaying an event that was applied changes nothing but its count.
 		out := l.mustRun(t, 0, nil, "events", "replay", "msg_01", "msg_02")
-		for _, want := range []string{"msg_01", "applied → stale: a newer version of the user is stored", "msg_02", "applied → applied (unchanged)"} {
+		for _, want := range []string{"msg_01", "applied → stale: a newer version is already stored", "msg_02", "applied → applied (unchanged)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -495,7 +495,7 @@ func TestEvents_ReplayDeadLetters(t *testing.T) {
 		t.Errorf("replayed (-want +got):\n%s", diff)
 	}
 	for _, want := range []string{
-		"dead_letter → applied (created)", "dead_letter → stale: the user was deleted",
+		"dead_letter → applied (created)", "dead_letter → stale: it is deleted",
 		"Replayed 3 events: 1 applied, 1 stale, 1 still a dead letter; 1 skipped (redacted).",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -565,7 +565,7 @@ func TestEvents_Prune(t *testing.T) {
 	if l.profile(t, adaID) == nil {
 		t.Fatal("pruning deleted a profile")
 	}
-	if deleted, err := l.store.Deleted(context.Background(), bobID); err != nil || !deleted {
+	if deleted, err := l.store.Deleted(context.Background(), clerksync.UserKey(bobID)); err != nil || !deleted {
 		t.Fatalf("Deleted(bob) = %v, %v after pruning; want the tombstone kept", deleted, err)
 	}
 

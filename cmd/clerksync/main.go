@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -93,8 +94,12 @@ func usagef(format string, args ...any) error {
 // exitCode prints err (if any) and returns the process exit status: 0 on success,
 // 2 for a usage or configuration mistake, 1 for anything else.
 func (m *Main) exitCode(err error) int {
+	var help *helpError
 	switch {
 	case err == nil:
+		return 0
+	case errors.As(err, &help):
+		fmt.Fprint(m.Stdout, help.usage)
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
@@ -131,8 +136,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&EventsCommand{Main: m}).Run(ctx, rest)
 	case "dev":
 		return (&DevCommand{Main: m}).Run(ctx, rest)
-	case "version":
-		fmt.Fprintln(m.Stdout, "clerksync", Version())
+	case "healthcheck":
+		return (&HealthcheckCommand{Main: m}).Run(ctx, rest)
+	case "version", "--version", "-version", "-v":
+		fmt.Fprintf(m.Stdout, "clerksync %s (%s, %s/%s)\n", Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
 	case "help", "-h", "--help", "-help":
 		m.usage(m.Stdout)
@@ -149,14 +156,15 @@ Usage:
   clerksync <command> [flags]
 
 Commands:
-  serve     receive Clerk webhooks and keep the profiles table right
-  migrate   create or upgrade the database schema and exit
-  send      sign and send a test event to a running clerksync (no tunnel needed)
-  backfill  import every Clerk user through the Backend API (--prune: delete those Clerk no longer has)
-  sync      sync one user from the Clerk Backend API: clerksync sync USER_ID
-  events    list, show, replay or prune the event log and its dead letters
-  dev       try the whole flow against a built-in Clerk emulator (development only)
-  version   print the version
+  serve        receive Clerk webhooks and keep the profiles table right
+  migrate      create or upgrade the database schema and exit
+  send         sign and send a test event to a running clerksync (no tunnel needed)
+  backfill     import every Clerk user through the Backend API (--prune: delete those Clerk no longer has)
+  sync         sync one user from the Clerk Backend API: clerksync sync USER_ID
+  events       list, show, replay or prune the event log and its dead letters
+  dev          try the whole flow against a built-in Clerk emulator (development only)
+  healthcheck  ask a running clerksync whether it is up (for a container's HEALTHCHECK)
+  version      print the version (also --version, -v)
 
 Run 'clerksync <command> -h' for a command's flags.
 Settings come from flags or the environment (CLERK_WEBHOOK_SECRET, CLERK_SECRET_KEY,
@@ -164,13 +172,30 @@ CLERK_API_URL, DATABASE_URL, PORT, LOG_LEVEL, LOG_FORMAT); flags win.
 `)
 }
 
-// Version returns the build's version: the -ldflags value, else the module version.
+// Version returns the build's version: the -ldflags value, else the module version
+// (set by go install …@version), else the commit it was built from.
 func Version() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", ""
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			rev = s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if rev != "" {
+		return "(devel) " + rev + dirty
 	}
 	return "(devel)"
 }

@@ -97,6 +97,18 @@ func runServe(tb testing.TB, defaults, env map[string]string, args []string, pre
 	return &testServer{ServeCommand: c, URL: c.URL(), Logs: serveLogs{stderr, c}, DBPath: strings.TrimPrefix(full["DATABASE_URL"], "sqlite:")}
 }
 
+// migratedDB returns the path of a new SQLite database that `clerksync migrate` created,
+// for the commands that refuse to create one (sync, backfill, events).
+func migratedDB(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "clerksync.db")
+	m, _, stderr := testMain(map[string]string{"DATABASE_URL": "sqlite:" + path, "LOG_LEVEL": "warn"})
+	if code := m.exitCode(m.Run(context.Background(), []string{"migrate"})); code != 0 {
+		tb.Fatalf("migrate %s: exit %d\n%s", path, code, stderr)
+	}
+	return path
+}
+
 // answer is a webhook answer.
 type answer struct {
 	Status int
@@ -295,21 +307,39 @@ func TestServe_Answers(t *testing.T) {
 
 func TestServe_LogLines(t *testing.T) {
 	t.Parallel()
-	s := MustRunServe(t, nil)
 	id := "user_2loglinesAAAAAAAAAAAAAAAAA"
-	wantAnswer(t, s.send(t, "msg_log", "user.created", clerkfake.NewUser(clerkfake.UserParams{ID: id, FirstName: "Test", LastName: "User"})), 200, "applied", "created")
-	logs := s.Logs.String()
-	for _, want := range []string{
-		"Webhook received: user.created for user: " + id,
-		"Syncing profile for " + id + " (Test User)",
-		"Successfully synced profile for user " + id,
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		names   bool
+		syncing string
+	}{
+		{"IdsOnlyByDefault", nil, nil, false, `msg="Syncing profile for ` + id + `"`},
+		{"NamesWithFlag", nil, []string{"--log-names"}, true, `msg="Syncing profile for ` + id + ` (Test User)"`},
+		{"NamesWithEnv", map[string]string{"CLERKSYNC_LOG_NAMES": "1"}, nil, true, `msg="Syncing profile for ` + id + ` (Test User)"`},
 	} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("logs lack %q:\n%s", want, logs)
-		}
-	}
-	if strings.Contains(logs, "example.com") {
-		t.Errorf("logs contain an email address (a payload leaked):\n%s", logs)
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := MustRunServe(t, tt.env, tt.args...)
+			wantAnswer(t, s.send(t, "msg_log", "user.created", clerkfake.NewUser(clerkfake.UserParams{ID: id, FirstName: "Test", LastName: "User"})), 200, "applied", "created")
+			logs := s.Logs.String()
+			for _, want := range []string{
+				"Webhook received: user.created for user: " + id,
+				tt.syncing,
+				"Successfully synced profile for user " + id,
+			} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("logs lack %q:\n%s", want, logs)
+				}
+			}
+			if strings.Contains(logs, "example.com") {
+				t.Errorf("logs contain an email address (a payload leaked):\n%s", logs)
+			}
+			if got := strings.Contains(logs, "Test User"); got != tt.names {
+				t.Errorf("logs name the user: %v, want %v:\n%s", got, tt.names, logs)
+			}
+		})
 	}
 }
 
@@ -357,12 +387,23 @@ func TestMain_UsageAndConfigErrors(t *testing.T) {
 		{"UnknownCommand", []string{"srve"}, nil, 2, []string{"unknown command \"srve\"", "serve"}},
 		{"BadFlag", []string{"serve", "--nope"}, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret}, 2, []string{"flag provided but not defined: -nope", "Usage: clerksync serve"}},
 		{"MissingSecret", []string{"serve"}, nil, 2, []string{"CLERK_WEBHOOK_SECRET is not set", "Signing Secret", "whsec_"}},
-		{"BadSecret", []string{"serve", "--addr", "127.0.0.1:0"}, map[string]string{"CLERK_WEBHOOK_SECRET": "sk_test_abc", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "x.db")}, 2, []string{"webhook secret", "whsec_"}},
+		{"APIKeyAsSecret", []string{"serve", "--addr", "127.0.0.1:0"}, map[string]string{"CLERK_WEBHOOK_SECRET": "sk_test_abc", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "x.db")}, 2, []string{"CLERK_WEBHOOK_SECRET holds a Clerk API key (sk_…)", "whsec_", "Signing Secret"}},
+		{"SecretWithoutPrefix", []string{"serve"}, map[string]string{"CLERK_WEBHOOK_SECRET": "not-a-secret!"}, 2, []string{"CLERK_WEBHOOK_SECRET is not a Clerk signing secret: it should start with whsec_ followed by base64", "Webhooks → your endpoint → Signing Secret"}},
+		{"SecretNotBase64", []string{"serve", "--webhook-secret", "whsec_abc"}, nil, 2, []string{"--webhook-secret is not a Clerk signing secret: after whsec_ it should be base64"}},
+		{"SecondSecretBad", []string{"serve"}, map[string]string{"CLERK_WEBHOOK_SIGNING_SECRET": testSecret + " whsec_"}, 2, []string{"the 2nd of the 2 secrets in CLERK_WEBHOOK_SIGNING_SECRET is only whsec_"}},
+		{"SendSecretWithoutPrefix", []string{"send", "user.created"}, map[string]string{"CLERK_WEBHOOK_SECRET": "not-a-secret!"}, 2, []string{"CLERK_WEBHOOK_SECRET is not a Clerk signing secret"}},
+		{"PortNotANumber", []string{"serve"}, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret, "PORT": "abc"}, 2, []string{`PORT "abc" is not a port`, "such as 3000"}},
+		{"AddrPortOutOfRange", []string{"serve", "--addr", "127.0.0.1:99999"}, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret}, 2, []string{`--addr "127.0.0.1:99999" is not a port or host:port`}},
+		{"DevPortNotANumber", []string{"dev"}, map[string]string{"PORT": "abc"}, 2, []string{`PORT "abc" is not a port`}},
+		{"HealthcheckPortNotANumber", []string{"healthcheck"}, map[string]string{"PORT": "abc"}, 2, []string{`PORT "abc" is not a port`}},
 		{"BadDatabaseURL", []string{"serve"}, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret, "DATABASE_URL": "mysql://localhost/app"}, 2, []string{"\"mysql\" is not supported", "sqlite:PATH", "postgres://"}},
 		{"BadLogLevel", []string{"migrate"}, map[string]string{"LOG_LEVEL": "loud", "DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "y.db")}, 2, []string{"LOG_LEVEL \"loud\""}},
 		{"SendWithoutType", []string{"send"}, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret}, 2, []string{"needs an event TYPE"}},
 		{"SendUnknownType", []string{"send", "user.exploded"}, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret}, 2, []string{"cannot build a \"user.exploded\" event"}},
 		{"Help", []string{"help"}, nil, 0, []string{"serve", "migrate", "send"}},
+		{"Version", []string{"version"}, nil, 0, []string{"clerksync " + Version()}},
+		{"VersionFlag", []string{"--version"}, nil, 0, []string{"clerksync " + Version()}},
+		{"VersionShortFlag", []string{"-v"}, nil, 0, []string{"clerksync " + Version()}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -93,7 +93,11 @@ func (c *SendCommand) Run(ctx context.Context, args []string) error {
 	if strings.TrimSpace(c.secret) == "" {
 		return usagef("no signing secret: pass --secret whsec_… or set CLERK_WEBHOOK_SECRET to the secret the server uses")
 	}
-	key, err := svixsig.DecodeSecret(splitSecrets(c.secret)[0])
+	first := splitSecrets(c.secret)[0]
+	if err := checkWebhookSecrets(secretSource("--secret", flagsGiven(fs)["secret"], c.Getenv), []string{first}); err != nil {
+		return err
+	}
+	key, err := svixsig.DecodeSecret(first)
 	if err != nil {
 		return &usageError{fmt.Errorf("--secret: %w", err)}
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/clerksync/clerksync/engine"
 	"github.com/clerksync/clerksync/internal/logwriter"
 	"github.com/clerksync/clerksync/metrics"
-	"github.com/clerksync/clerksync/svixsig"
+	"github.com/clerksync/clerksync/service"
 	"github.com/clerksync/clerksync/web"
 )
 
@@ -29,6 +29,7 @@ type ServeCommand struct {
 	secrets         string
 	addr            string
 	maxBody         int64
+	bodies          bodyLimits
 	keepPrivate     bool
 	shutdownTimeout time.Duration
 	queueSize       int
@@ -36,10 +37,12 @@ type ServeCommand struct {
 	writers         int
 	debugAddr       string
 	eventBodies     string
+	logNames        bool
 	stopDebug       func()
 
 	logger   *slog.Logger
 	logOut   *logwriter.Writer // what logger writes to: Stderr, through a goroutine
+	svc      *service.Service
 	store    clerksync.Store
 	engine   *engine.Engine
 	server   *http.Server
@@ -50,6 +53,7 @@ type ServeCommand struct {
 	pull      pullSettings    // polls and reconciles with the Clerk Backend API (serve_pull.go)
 	retention retention       // prunes the event log (serve_retention.go)
 	profile   profileSettings // the profile page and its API (serve_profile.go)
+	feed      feedSettings    // forwarding and reading the changes feed (serve_feed.go)
 }
 
 // ParseFlags reads the command's flags and environment and checks them.
@@ -59,6 +63,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	c.retention.register(fs, c.Getenv)
 	c.pull.register(fs, c.Getenv)
 	c.profile.register(fs, c.Getenv)
+	c.feed.register(fs, c.Getenv)
 	secretEnv := c.Getenv("CLERK_WEBHOOK_SECRET")
 	if strings.TrimSpace(secretEnv) == "" {
 		secretEnv = c.Getenv("CLERK_WEBHOOK_SIGNING_SECRET")
@@ -67,6 +72,7 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		"Svix signing secret(s) of the Clerk webhook endpoint, whsec_…; several separated by space or comma during rotation (env CLERK_WEBHOOK_SECRET)")
 	fs.StringVar(&c.addr, "addr", addrFromEnv(c.Getenv), "address to listen on (env PORT)")
 	fs.Int64Var(&c.maxBody, "max-body-bytes", web.DefaultMaxBodyBytes, "largest webhook body accepted; larger ones get 413")
+	c.bodies.register(fs, c.Getenv)
 	fs.BoolVar(&c.keepPrivate, "keep-private-metadata", envBool(c.Getenv, "CLERKSYNC_KEEP_PRIVATE_METADATA"),
 		"store users' private_metadata too (off: it is cut from every stored payload) (env CLERKSYNC_KEEP_PRIVATE_METADATA=1)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight deliveries may take to finish on SIGTERM")
@@ -76,6 +82,8 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.eventBodies, "event-bodies", envOr(c.Getenv, "CLERKSYNC_EVENT_BODIES", "dead-letters"),
 		"which deliveries keep their body in the event log: dead-letters (for replay) or all (for inspection with events show) (env CLERKSYNC_EVENT_BODIES)")
 	fs.StringVar(&c.debugAddr, "debug-addr", c.Getenv("CLERKSYNC_DEBUG_ADDR"), "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (env CLERKSYNC_DEBUG_ADDR)")
+	fs.BoolVar(&c.logNames, "log-names", envBool(c.Getenv, "CLERKSYNC_LOG_NAMES"),
+		"name the user in the info line of each synced profile, \"Syncing profile for user_123 (Ada Lovelace)\" (off: ids only) (env CLERKSYNC_LOG_NAMES=1)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -83,7 +91,15 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 		fs.Usage()
 		return usagef("serve takes no arguments, got %q", fs.Args())
 	}
+	given := flagsGiven(fs)
+	setting, value := addrSetting(given["addr"], c.addr, c.Getenv)
+	if err := checkAddr(setting, value, c.addr); err != nil {
+		return err
+	}
 	if err := c.pull.validate(); err != nil {
+		return err
+	}
+	if err := checkWebhookSecrets(secretSource("--webhook-secret", given["webhook-secret"], c.Getenv), splitSecrets(c.secrets)); err != nil {
 		return err
 	}
 	if len(splitSecrets(c.secrets)) == 0 && !c.pull.polling() {
@@ -101,22 +117,16 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	if c.queueSize < 1 || c.maxBatch < 1 || c.writers < 0 {
 		return usagef("--queue-size and --max-batch must be at least 1, --writers at least 0")
 	}
+	if err := c.bodies.validate(); err != nil {
+		return err
+	}
 	if err := c.retention.validate(); err != nil {
 		return err
 	}
-	return c.profile.validate()
-}
-
-// addrFromEnv turns PORT into a listen address (":3000" by default).
-func addrFromEnv(getenv func(string) string) string {
-	p := strings.TrimSpace(getenv("PORT"))
-	switch {
-	case p == "":
-		return ":3000"
-	case strings.Contains(p, ":"):
-		return p
+	if err := c.feed.validate(); err != nil {
+		return err
 	}
-	return ":" + p
+	return c.profile.validate()
 }
 
 // Run serves until ctx ends (SIGINT/SIGTERM), then shuts down gracefully.
@@ -159,78 +169,66 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		return err
 	}
 	c.logger = logger
-	var verifier *svixsig.Verifier // nil: polling alone, no webhook route
-	if secrets := splitSecrets(c.secrets); len(secrets) > 0 {
-		if verifier, err = svixsig.NewVerifier(secrets); err != nil {
-			return &usageError{fmt.Errorf("webhook secret: %w", err)}
-		}
-	}
 	db, err := c.common.db()
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, db, &c.common, logger)
+	policy, err := c.common.deletePolicy()
 	if err != nil {
 		return err
 	}
-	c.store = store
 	if set := tuneGC(db, c.Getenv); len(set) > 0 {
 		logger.LogAttrs(ctx, slog.LevelDebug, "Go collector tuned for PostgreSQL (set GOGC or GOMEMLIMIT to choose)", set...)
 	}
-
 	m := metrics.New()
-	writers := c.writers
-	if writers == 0 {
-		writers = defaultWriters(db)
-	}
-	c.engine = engine.New(store, engine.Config{
-		Writers:   writers,
-		MaxBatch:  c.maxBatch,
-		QueueSize: c.queueSize,
-		Logger:    logger,
-		OnBatch:   m.ObserveBatch,
-		OnApplied: m.ObserveApplied,
-	})
-	m.GaugeFunc("clerksync_queue_depth", "Deliveries waiting for a database writer.", func() float64 { return float64(c.engine.QueueLen()) })
-	m.GaugeFunc("clerksync_sync_backlog", "Committed batches waiting to be made durable (SQLite).", func() float64 { return float64(c.engine.SyncBacklog()) })
-
+	decode := clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}
 	// One Backend API client, so that one rate limiter covers polls, reconciles and
 	// the sync button together.
 	var clerkClient *clerkapi.Client
 	if c.pull.clerk.secretKey != "" {
 		if clerkClient, err = c.pull.clerk.client(logger, nil, m); err != nil {
-			c.engine.Close()
-			store.Close()
 			return err
 		}
 	}
-	profile, err := c.profile.config(logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, clerkClient, splitSecrets(c.secrets))
+	eventRetention := c.retention.keep
+	if eventRetention == 0 {
+		eventRetention = -1 // 0 on the command line keeps the log for ever
+	}
+	svc, err := service.Open(ctx, service.Config{
+		DatabaseURL: c.common.DatabaseURL, Schema: c.common.Schema, RowLevelSecurity: c.common.Supabase, OnDelete: policy,
+		WebhookSecrets: splitSecrets(c.secrets), KeepPrivateMetadata: c.keepPrivate,
+		Forward: c.feed.endpoints, ForwardSecret: c.feed.secret, APIToken: c.feed.token,
+		EventRetention: eventRetention, ChangesRetention: c.feed.keep,
+		RetentionTicks: c.retention.ticks, OnRetention: c.retention.onPass,
+		Writers: c.writers, MaxBatch: c.maxBatch, QueueSize: c.queueSize,
+		Logger: logger, Metrics: m, Now: c.now,
+		HTTP: func(svc *service.Service, srv *web.Server) error {
+			srv.MaxBodyBytes = c.maxBody
+			srv.KeepEventBodies = c.eventBodies == "all"
+			srv.Ready = func() bool { return !c.closing.Load() }
+			srv.LogNames = c.logNames
+			srv.Version = Version()
+			c.bodies.apply(srv)
+			profile, err := c.profile.config(logger, svc.Store(), svc.Engine(), decode, clerkClient, splitSecrets(c.secrets))
+			srv.Profile = profile
+			return err
+		},
+	})
 	if err != nil {
-		c.engine.Close()
-		store.Close()
+		if clerksync.ErrorCode(err) == clerksync.EINVALID {
+			return &usageError{err}
+		}
 		return err
 	}
-	srv := &web.Server{
-		Store:           store,
-		Engine:          c.engine,
-		Verifier:        verifier,
-		Decode:          clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate},
-		MaxBodyBytes:    c.maxBody,
-		KeepEventBodies: c.eventBodies == "all",
-		Metrics:         m,
-		Logger:          logger,
-		Ready:           func() bool { return !c.closing.Load() },
-		Profile:         profile,
-	}
+	c.svc, c.store, c.engine = svc, svc.Store(), svc.Engine()
 	ln, err := c.listen(ctx)
 	if err != nil {
-		c.engine.Close()
-		store.Close()
-		return fmt.Errorf("listen on %s: %w (is another process using the port? set PORT or --addr)", c.addr, err)
+		_ = svc.Close()
+		return listenError(c.addr, err)
 	}
 	c.listener = ln
 	c.server = &http.Server{
-		Handler:           c.profile.handler(srv.Handler()),
+		Handler:           c.profile.handler(svc.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Svix gives up on a delivery after 15 s; answering later is wasted work.
@@ -241,8 +239,7 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 	}
 	if c.stopDebug, err = startDebug(c.debugAddr, logger); err != nil {
 		_ = ln.Close()
-		c.engine.Close()
-		store.Close()
+		_ = svc.Close()
 		return err
 	}
 	c.serveErr = make(chan error, 1)
@@ -251,17 +248,16 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 			c.serveErr <- err
 		}
 	}()
-	c.retention.start(ctx, store, c.now, logger)
-	if err := c.pull.start(ctx, logger, store, c.engine, clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}, clerkClient, c.now); err != nil {
+	if err := c.pull.start(ctx, logger, c.store, c.engine, decode, clerkClient, c.now); err != nil {
 		_ = c.Close()
 		return err
 	}
-	if verifier == nil {
+	if len(splitSecrets(c.secrets)) == 0 {
 		logger.Warn("no webhook secret: the webhook route is off and clerksync keeps in step by polling the Clerk Backend API alone (deletions need --reconcile-prune)")
 	}
 	c.profile.start(logger)
 	webhook := "POST " + c.URL() + "/api/webhooks/clerk"
-	if verifier == nil {
+	if len(splitSecrets(c.secrets)) == 0 {
 		webhook = "off (no webhook secret; polling)"
 	}
 	logger.Info("clerksync listening",
@@ -284,7 +280,6 @@ func (c *ServeCommand) URL() string {
 // written), then the engine and database are closed.
 func (c *ServeCommand) Close() error {
 	c.closing.Store(true)
-	c.retention.stop()
 	c.pull.stop()
 	c.profile.stop()
 	var errs []error
@@ -299,14 +294,9 @@ func (c *ServeCommand) Close() error {
 	if c.stopDebug != nil {
 		c.stopDebug()
 	}
-	if c.engine != nil {
-		if err := c.engine.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close engine: %w", err))
-		}
-	}
-	if c.store != nil {
-		if err := c.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close database: %w", err))
+	if c.svc != nil {
+		if err := c.svc.Close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	c.FlushLogs()

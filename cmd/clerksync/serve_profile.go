@@ -42,6 +42,9 @@ type profileSettings struct {
 
 	// dev is set by `clerksync dev`: pages carry the development banner.
 	dev bool
+	// signOutURL, set by `clerksync dev`, is where the Sign out button posts (the
+	// emulator's sign-out); empty for serve's own /profile/sign-out.
+	signOutURL string
 	// wrap, set by `clerksync dev`, wraps the server's handler (the emulator's routes).
 	wrap func(http.Handler) http.Handler
 
@@ -171,6 +174,7 @@ func (p *profileSettings) config(logger *slog.Logger, store clerksync.Store, eng
 		AuthorizedParties: session.ParseAuthorizedParties(p.parties),
 		PublicURL:         p.publicURL,
 		SignInURL:         p.signInURL,
+		SignOutURL:        p.signOutURL,
 		CSRFKey:           csrfKey(webhookSecrets, p.secretKey),
 		SyncInterval:      p.syncInterval,
 		MaxAge:            p.maxAge,
@@ -178,6 +182,7 @@ func (p *profileSettings) config(logger *slog.Logger, store clerksync.Store, eng
 	}
 	if client != nil {
 		cfg.Syncer = &pull.Syncer{Client: client, Engine: eng, Store: store, Decode: decode, Logger: logger}
+		cfg.Revoker = client // Sign out ends the Clerk session, not only this page's cookie
 	}
 
 	scfg, ok := p.sessionConfig()
@@ -212,7 +217,7 @@ func (p *profileSettings) config(logger *slog.Logger, store clerksync.Store, eng
 		logger.Info("profile page: Sync User Data and sync on visit are off until CLERK_SECRET_KEY is set")
 	}
 	if len(cfg.AuthorizedParties) == 0 {
-		logger.Info("profile page: CLERK_AUTHORIZED_PARTIES is not set: only this server's own pages may call /api/profile/sync with cookies, and tokens' azp is not checked")
+		logger.Info("profile page: CLERK_AUTHORIZED_PARTIES is not set: only session tokens made for this server's own origin (or for none) are accepted, and only its own pages may call /api/profile/sync with cookies")
 	}
 	return cfg, nil
 }

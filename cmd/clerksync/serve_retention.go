@@ -1,27 +1,22 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/service"
 )
 
 // DefaultEventRetention is how long serve keeps an entry of the event log: 30 days.
-const DefaultEventRetention = 720 * time.Hour
+const DefaultEventRetention = service.DefaultEventRetention
 
 // MinEventRetention is the shortest retention serve and events prune accept. Svix
 // retries a delivery for about 27.6 hours; a svix-id must outlive its last retry, or
 // the retry is no longer recognised as one and is applied a second time.
 const MinEventRetention = 48 * time.Hour
-
-// retentionEvery is how often serve prunes the event log.
-const retentionEvery = time.Hour
 
 // retentionTooShort explains MinEventRetention in errors.
 var retentionTooShort = "Svix retries a delivery for up to 27.6 hours and the event log's svix-ids are what make " +
@@ -38,9 +33,6 @@ type retention struct {
 	ticks <-chan time.Time
 	// onPass, when set, is called after each pass with what it deleted (tests wait on it).
 	onPass func(deleted int, err error)
-
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // register adds --event-retention to fs, defaulting to CLERKSYNC_EVENT_RETENTION.
@@ -63,76 +55,6 @@ func (r *retention) validate() error {
 	}
 	r.keep = d
 	return nil
-}
-
-// start prunes the event log now and every hour until ctx ends or stop is called.
-func (r *retention) start(ctx context.Context, store clerksync.Store, now func() time.Time, logger *slog.Logger) {
-	if r.keep == 0 {
-		logger.Info("event log retention is off: entries are kept until clerksync events prune removes them")
-		return
-	}
-	logger.Info("event log retention: entries older than "+fmtDuration(r.keep)+" are pruned at start and every hour; dead letters are kept",
-		slog.Duration("retention", r.keep))
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.done = make(chan struct{})
-	ticks := r.ticks
-	var ticker *time.Ticker
-	if ticks == nil {
-		ticker = time.NewTicker(retentionEvery)
-		ticks = ticker.C
-	}
-	go func() {
-		defer close(r.done)
-		if ticker != nil {
-			defer ticker.Stop()
-		}
-		for {
-			r.pass(ctx, store, now(), logger)
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticks:
-			}
-		}
-	}()
-}
-
-// pass deletes the entries older than the retention, dead letters excepted.
-func (r *retention) pass(ctx context.Context, store clerksync.Store, now time.Time, logger *slog.Logger) {
-	cutoff := now.Add(-r.keep)
-	n, err := store.PruneEvents(ctx, cutoff, false)
-	switch {
-	case err != nil && ctx.Err() != nil:
-		// Shutting down; the next start prunes again.
-	case err != nil:
-		logger.Warn("could not prune the event log; trying again in an hour",
-			slog.Int("deleted", n), slog.Any("error", err))
-	case n > 0:
-		logger.Info("pruned "+plural(n, "entry", "entries")+" from the event log",
-			slog.Int("deleted", n), slog.Time("before", cutoff), slog.Duration("retention", r.keep))
-	default:
-		logger.Debug("event log pruned: nothing old enough", slog.Time("before", cutoff))
-	}
-	if ss, ok := store.(clerksync.SyncStore); ok && err == nil {
-		// The records of pull runs are kept as long as the event log.
-		if runs, rerr := ss.PruneRuns(ctx, cutoff); rerr != nil && ctx.Err() == nil {
-			logger.Warn("could not prune the records of pull runs; trying again in an hour", slog.Any("error", rerr))
-		} else if runs > 0 {
-			logger.Info("pruned "+plural(runs, "record", "records")+" of pull runs", slog.Time("before", cutoff))
-		}
-	}
-	if r.onPass != nil {
-		r.onPass(n, err)
-	}
-}
-
-// stop ends the pruning and waits for a pass in progress to give up.
-func (r *retention) stop() {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	<-r.done
 }
 
 // parseRetention reads a duration such as 720h, 30d or 0. Days (a whole number

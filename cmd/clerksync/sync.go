@@ -50,7 +50,7 @@ func (c *SyncCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := c.pullFlags.open(ctx, c.Stderr, c.now)
+	p, err := c.pullFlags.open(ctx, "sync", c.Stderr, c.now)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/storetest"
 )
@@ -19,7 +19,7 @@ func TestSyncCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dbPath := filepath.Join(t.TempDir(), "clerksync.db")
+	dbPath := migratedDB(t)
 	env := f.env(dbPath)
 	sync := func(args ...string) string {
 		t.Helper()
@@ -67,7 +67,7 @@ func TestSyncCommand(t *testing.T) {
 		t.Fatalf("sync of a deleted user:\n%s", out)
 	}
 	db := openDB(t, dbPath)
-	if deleted, err := db.Deleted(context.Background(), u.ID); err != nil || !deleted {
+	if deleted, err := db.Deleted(context.Background(), clerksync.UserKey(u.ID)); err != nil || !deleted {
 		t.Fatalf("Deleted = %v, %v; want a tombstone", deleted, err)
 	}
 	if out := sync(u.ID); !strings.Contains(out, "it was deleted before") {

@@ -17,7 +17,7 @@ var ProfileColumns = []string{
 
 // EventColumns are the columns of clerksync_events that listings read (the body is
 // read only for one entry).
-const EventColumns = `svix_id, type, user_id, outcome, action, error, event_time, received_at, redacted, attempts`
+const EventColumns = `svix_id, type, object_kind, object_id, user_id, outcome, action, error, event_time, received_at, redacted, attempts`
 
 // RunColumns are the columns of clerksync_sync_runs, in the order the stores scan them.
 const RunColumns = `id, kind, status, started_at, updated_at, finished_at,
@@ -40,6 +40,8 @@ var ProfileUpsertSet = func() string {
 // alias) the statement gives clerksync_events.
 func EventReplaySet(table string) string {
 	return strings.NewReplacer("$t", table).Replace(`type = excluded.type,
+    object_kind = coalesce(excluded.object_kind, $t.object_kind),
+    object_id = coalesce(excluded.object_id, $t.object_id),
     user_id = coalesce(excluded.user_id, $t.user_id),
     outcome = excluded.outcome,
     action = excluded.action,

@@ -109,6 +109,20 @@
     return b;
   }
 
+  // The header names the signed-in user as the server does: name and email address,
+  // else the email address, the username or the user id.
+  function renderAccount(p) {
+    var primary = $('[data-account="primary"]');
+    var secondary = $('[data-account="secondary"]');
+    if (!primary || !secondary) return;
+    var name = p.name || '';
+    var id = !name && !p.email && !p.username;
+    primary.textContent = name || p.email || (p.username ? '@' + p.username : p.user_id);
+    primary.classList.toggle('mono', id);
+    secondary.textContent = name ? (p.email || '') : '';
+    secondary.hidden = !secondary.textContent;
+  }
+
   function render(p) {
     var name = p.name || p.username || p.email || p.user_id;
     $('[data-field="name"]').textContent = name;
@@ -127,6 +141,7 @@
     source.textContent = { webhook: 'Webhook', api: 'Clerk API', backfill: 'Backfill' }[p.sync_source] || p.sync_source;
     $('[data-field="synced_rel"]').setAttribute('datetime', p.synced_at);
     setAvatar(p);
+    renderAccount(p);
     refreshTimes();
   }
 
