@@ -69,7 +69,7 @@ type loopConfig struct {
 	staleShare float64
 	dir        string // where the SQLite file goes
 	pgURL      string
-	schema     string // a PostgreSQL schema of its own, dropped at the end
+	schema     string        // a PostgreSQL schema of its own, dropped at the end
 	stats      string        // where to write the loopStats, as JSON
 	pace       time.Duration // when positive, a batch starts every pace (see runLoop)
 }

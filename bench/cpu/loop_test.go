@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/clerksync/clerksync/internal/pgtest"
 )
 
 // The loop takes deliveries through every phase against the real stores, so that the
@@ -74,23 +75,11 @@ func TestLoopCountsLateBatches(t *testing.T) {
 }
 
 func TestLoopOnPostgreSQL(t *testing.T) {
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	if err := pgReachable(ctx, url); err != nil {
-		msg := "PostgreSQL is not reachable at TEST_DATABASE_URL: " + err.Error() + " (set CLERKSYNC_REQUIRE_POSTGRES=1 to make this a failure)"
-		if os.Getenv("CLERKSYNC_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING POSTGRESQL TESTS: " + msg)
-	}
-	schema := fmt.Sprintf("bench_cpu_test_%d", time.Now().UnixNano()%1e9)
-	st, err := runLoop(ctx, loopConfig{phase: phasePostgres, deliveries: 150, batch: 16, users: 20,
-		dupShare: 0.05, staleShare: 0.05, dir: t.TempDir(), pgURL: url, schema: schema})
+	schema := pgtest.Schema(t, "bench_cpu_test")
+	st, err := runLoop(context.Background(), loopConfig{phase: phasePostgres, deliveries: 150, batch: 16, users: 20,
+		dupShare: 0.05, staleShare: 0.05, dir: t.TempDir(), pgURL: pgtest.URL(), schema: schema})
 	if err != nil {
-		if strings.Contains(err.Error(), "no process named postgres") {
+		if strings.Contains(err.Error(), "the machine it runs on") {
 			t.Skip("the PostgreSQL server is not on this machine")
 		}
 		t.Fatal(err)

@@ -11,21 +11,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clerksync/clerksync/internal/pgprocs"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/internal/procstat"
 )
 
-const defaultTestURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// connect opens a connection with application name app to the test database. When
-// PostgreSQL does not answer it skips t, unless CLERKSYNC_REQUIRE_POSTGRES=1 asks for a
-// failure instead.
+// connect opens a connection with application name app to the test database (skipping
+// t when PostgreSQL does not answer, unless CLERKSYNC_REQUIRE_POSTGRES=1).
 func connect(t *testing.T, app string) *pgx.Conn {
 	t.Helper()
-	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
-		url = defaultTestURL
-	}
-	cfg, err := pgx.ParseConfig(url)
+	pgtest.Schema(t, "pgprocs") // skips t when PostgreSQL does not answer
+	cfg, err := pgx.ParseConfig(pgtest.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +29,7 @@ func connect(t *testing.T, app string) *pgx.Conn {
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		msg := "PostgreSQL is not reachable at TEST_DATABASE_URL (default " + defaultTestURL + "): " + err.Error() +
-			"\n\t(set CLERKSYNC_REQUIRE_POSTGRES=1 to make this a failure)"
-		if os.Getenv("CLERKSYNC_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING POSTGRESQL TESTS: " + msg)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
