@@ -71,7 +71,7 @@ type loopConfig struct {
 	pgURL      string
 	schema     string        // a PostgreSQL schema of its own, dropped at the end
 	stats      string        // where to write the loopStats, as JSON
-	pace       time.Duration // when positive, a batch starts every pace (see runLoop)
+	settle     time.Duration // a pause after each applied batch (see runLoop)
 }
 
 // loopStats is what a run of the loop reports besides the instructions callgrind counts,
@@ -82,14 +82,7 @@ type loopStats struct {
 	// ServerCPU is the CPU time of the PostgreSQL backends that served the loop, in
 	// nanoseconds (a multiple of 10 ms); -1 when not measured.
 	ServerCPU int64
-	// Late counts the batches that started more than lateBy after their time, when
-	// paced: the one before took longer than the pace.
-	Late int
 }
-
-// lateBy is how late a paced batch may start and still count as on time: a fraction
-// of the checkpointer's 50 ms.
-const lateBy = 10 * time.Millisecond
 
 // loopMain is `cpu loop`: it runs the loop once, in this process, and exits. The
 // counter runs it under callgrind twice with different delivery counts, so that
@@ -109,7 +102,7 @@ func loopMain(args []string) error {
 	fs.StringVar(&c.dir, "dir", os.TempDir(), "directory for the SQLite file")
 	fs.StringVar(&c.pgURL, "postgres", "", "PostgreSQL URL for apply-postgres")
 	fs.StringVar(&c.schema, "schema", "", "PostgreSQL schema for apply-postgres (created, then dropped)")
-	fs.DurationVar(&c.pace, "pace", 0, "start a batch every pace (0: each as soon as the last is applied)")
+	fs.DurationVar(&c.settle, "settle", 0, "pause after each applied batch")
 	fs.StringVar(&c.stats, "stats", "", "file to write allocations and PostgreSQL CPU to, as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -138,12 +131,13 @@ func loopMain(args []string) error {
 // runLoop sends c.deliveries deliveries through the phases up to c.phase, c.batch at a
 // time.
 //
-// With c.pace, a batch starts every c.pace. SQLite's store checkpoints its WAL by the
-// clock (every 50 ms while commits arrive), and callgrind slows the program some 25
-// times, by an amount that depends on the machine's load: run flat out, how many
-// checkpoints a run makes varies, and the count of the SQLite apply with it (by ±15%
-// between identical runs). Paced slower than a batch takes, every batch is
-// checkpointed once, on its own, and the count repeats to within ±0.1%.
+// With c.settle, the loop pauses after each applied batch. SQLite's store checkpoints
+// its WAL by the clock (every 50 ms while commits arrive), and callgrind slows the
+// program some 25 times, by an amount that depends on the machine's load: run flat
+// out, how many checkpoints a run makes varies, and the count of the SQLite apply with
+// it (by up to 15% between identical runs). With a pause longer than a tick and a
+// checkpoint, every batch is checkpointed once, on its own, and identical runs agree to
+// within 0.2%.
 func runLoop(ctx context.Context, c loopConfig) (loopStats, error) {
 	st := loopStats{ServerCPU: -1}
 	w, err := benchload.New(benchload.Config{Users: c.users, Secret: benchSecret,
@@ -202,19 +196,7 @@ func runLoop(ctx context.Context, c loopConfig) (loopStats, error) {
 			return st, err
 		}
 	}
-	start := time.Now()
-	for batch := 0; ; batch++ {
-		done := batch * c.batch
-		if done >= c.deliveries {
-			break
-		}
-		if c.pace > 0 {
-			at := start.Add(time.Duration(batch) * c.pace)
-			if time.Since(at) > lateBy {
-				st.Late++
-			}
-			time.Sleep(time.Until(at))
-		}
+	for done := 0; done < c.deliveries; {
 		n := min(c.batch, c.deliveries-done)
 		changes = changes[:0]
 		for i := range n {
@@ -249,7 +231,9 @@ func runLoop(ctx context.Context, c loopConfig) (loopStats, error) {
 			if len(results) != len(changes) {
 				return st, fmt.Errorf("apply batch: %d results for %d changes", len(results), len(changes))
 			}
+			time.Sleep(c.settle)
 		}
+		done += n
 	}
 	if server != nil {
 		cpu, err := server.stop(ctx)

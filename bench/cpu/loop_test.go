@@ -21,7 +21,8 @@ func TestLoopRunsEveryPhase(t *testing.T) {
 	ctx := context.Background()
 	for _, p := range []phase{phaseGenerate, phaseVerify, phaseDecode, phaseSQLite} {
 		t.Run(p.String(), func(t *testing.T) {
-			c := loopConfig{phase: p, deliveries: 150, batch: 16, users: 20, dupShare: 0.05, staleShare: 0.05, dir: t.TempDir()}
+			c := loopConfig{phase: p, deliveries: 150, batch: 16, users: 20, dupShare: 0.05, staleShare: 0.05, dir: t.TempDir(),
+				settle: time.Millisecond}
 			st, err := runLoop(ctx, c)
 			if err != nil {
 				t.Fatal(err)
@@ -47,30 +48,6 @@ func TestLoopRunsEveryPhase(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// A paced loop counts the batches that could not start on time.
-func TestLoopCountsLateBatches(t *testing.T) {
-	// 40 batches take longer than lateBy: the later ones start late.
-	c := loopConfig{phase: phaseSQLite, deliveries: 640, batch: 16, users: 20, dir: t.TempDir(), pace: time.Nanosecond}
-	st, err := runLoop(context.Background(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Late == 0 {
-		t.Error("no batch late with a pace of 1 µs")
-	}
-	// Two batches a second apart: the first has a second to be applied.
-	c.pace, c.dir, c.deliveries = time.Second, t.TempDir(), 32
-	if testing.Short() {
-		return
-	}
-	if st, err = runLoop(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-	if st.Late != 0 {
-		t.Errorf("%d batches of 16 late with a pace of %s", st.Late, c.pace)
 	}
 }
 

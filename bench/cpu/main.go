@@ -65,7 +65,7 @@ type options struct {
 	baseline           string
 	gogc               string
 	repeat             int
-	pace               time.Duration
+	settle             time.Duration
 }
 
 func run(ctx context.Context) error {
@@ -80,7 +80,7 @@ func run(ctx context.Context) error {
 	flag.StringVar(&o.baseline, "baseline", "", "a git ref (branch, tag, commit) to count too, built in a temporary worktree, for before/after/delta")
 	flag.StringVar(&o.gogc, "gogc", "off", "GOGC for the counted runs: off counts the code's own instructions the same every run; a number adds the collector's, which vary with its timing")
 	flag.IntVar(&o.repeat, "repeat", 1, "runs of each count; with more than one, the median and the range are shown")
-	flag.DurationVar(&o.pace, "pace", 300*time.Millisecond, "start a SQLite batch every pace, so that SQLite's checkpointer (every 50 ms) checkpoints each once (0: flat out, and a count that varies by ±15%)")
+	flag.DurationVar(&o.settle, "settle", 200*time.Millisecond, "pause after each SQLite batch, so that SQLite's checkpointer (every 50 ms) checkpoints each batch once (0: flat out, and a count that varies by up to 15%)")
 	flag.Parse()
 	if o.deliveries < 1 || o.warmup < 0 || o.repeat < 1 || o.batch < 1 || o.users < 1 {
 		return errors.New("-deliveries, -batch, -users and -repeat must be positive, -warmup not negative")
@@ -164,8 +164,8 @@ var schemaSeq atomic.Int64
 func loopArgs(o options, p phase, n, rep int) []string {
 	args := []string{"-phase", p.String(), "-deliveries", strconv.Itoa(n), "-batch", strconv.Itoa(o.batch),
 		"-users", strconv.Itoa(o.users), "-duplicates", fmt.Sprint(o.dupShare), "-stale", fmt.Sprint(o.staleShare)}
-	if p == phaseSQLite && o.pace > 0 {
-		args = append(args, "-pace", o.pace.String())
+	if p == phaseSQLite && o.settle > 0 {
+		args = append(args, "-settle", o.settle.String())
 	}
 	if p == phasePostgres {
 		// Of one length, so that every run's statements are the same size.

@@ -84,20 +84,10 @@ func render(o options, bins []binary, phases []phase, counts []map[phase][][2]co
 			}))
 		}
 	}
-	late := 0
-	for _, c := range counts {
-		for _, pair := range c[phaseSQLite] {
-			late += pair[0].stats.Late + pair[1].stats.Late
-		}
-	}
-	if slices.Contains(phases, phaseSQLite) && o.pace > 0 {
-		fmt.Fprintf(&b, "\nThe SQLite loop starts a batch every %s, so that the store's checkpointer, which runs by the clock\n"+
+	if slices.Contains(phases, phaseSQLite) && o.settle > 0 {
+		fmt.Fprintf(&b, "\nThe SQLite loop pauses %s after each batch, so that the store's checkpointer, which runs by the clock\n"+
 			"(every 50 ms while commits arrive), checkpoints each batch once whatever callgrind's speed: each batch\n"+
-			"is checkpointed on its own, as at a low rate, where a busy server's checkpoint copies several.\n", o.pace)
-		if late > 0 {
-			fmt.Fprintf(&b, "WARNING: %d SQLite batches started late, the one before them having taken longer than %s: the SQLite\n"+
-				"count is not exact; rerun with a longer -pace.\n", late, o.pace)
-		}
+			"is checkpointed on its own, as at a low rate, where a busy server's checkpoint copies several.\n", o.settle)
 	}
 	if o.gogc == "off" {
 		b.WriteString("\nWith the collector off, the counts leave out its work, which grows with the bytes allocated.\n")
