@@ -101,3 +101,7 @@ test-image: ## Build the image and run it as a user would (--network host): send
 .PHONY: release
 release: ## Cross-compile linux, darwin, windows × amd64, arm64 into dist/ with the version and SHA256SUMS.
 	VERSION=$(VERSION) scripts/release.sh
+
+.PHONY: bench-orgs
+bench-orgs: ## Measure a backfill of 10,000 organizations with 100,000 memberships into SQLite and PostgreSQL (objects/s, peak RSS).
+	$(GO) run ./bench/orgbackfill -orgs 10000 -memberships 100000

@@ -1,14 +1,16 @@
-// Package clerkapi reads users from Clerk's Backend API: one user by id, pages of
-// the user list and the user count, each as the raw JSON Clerk sent, for the
-// backfill, the reconcile, and the one-user sync.
+// Package clerkapi reads Clerk's Backend API: one user by id, pages of the user
+// list and the user count; organizations, their memberships and invitations, a
+// user's memberships, roles and permissions; each object as the raw JSON Clerk sent,
+// for the backfill, the reconcile, and the one-object syncs.
 //
 // A Client stays under Clerk's rate limits with a client-side limiter, honours
 // Retry-After when Clerk answers 429 anyway, retries server errors and network
 // failures with exponential backoff and jitter, bounds every attempt with a
 // timeout, and stops at once when its context ends. Its errors are
 // *clerksync.Error values whose code says what to do: ENOTFOUND only when Clerk
-// says the user does not exist, ECONFIG when the secret key or the address is
-// wrong, EUNAVAILABLE when Clerk could not be reached or kept failing.
+// says the object asked for (a user, an organization) does not exist, ECONFIG when
+// the secret key or the address is wrong, EUNAVAILABLE when Clerk could not be
+// reached or kept failing.
 package clerkapi
 
 import (
@@ -307,7 +309,7 @@ func (c *Client) GetUser(ctx context.Context, id string) ([]byte, error) {
 		return nil, err
 	}
 	if res.status != http.StatusOK {
-		return nil, c.failure(op, res, true)
+		return nil, c.failure(op, res, "user")
 	}
 	return res.body, nil
 }
@@ -330,7 +332,7 @@ func (c *Client) ListUsers(ctx context.Context, p ListParams) ([]json.RawMessage
 		return nil, err
 	}
 	if res.status != http.StatusOK {
-		return nil, c.failure(op, res, false)
+		return nil, c.failure(op, res, "")
 	}
 	// A page is up to 500 users, ~2 MB: split it with the lean scanner the webhook
 	// path uses rather than encoding/json, which a backfill would spend most of its
@@ -356,7 +358,7 @@ func (c *Client) CountUsers(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	if res.status != http.StatusOK {
-		return 0, c.failure(op, res, false)
+		return 0, c.failure(op, res, "")
 	}
 	var count struct {
 		Object     string `json:"object"`
@@ -453,12 +455,17 @@ func (c *Client) do(ctx context.Context, op string, attempt func(context.Context
 	}
 }
 
-// failure returns the error for an answer that is not 200 and was not retried.
-func (c *Client) failure(op string, res *result, userLookup bool) error {
+// failure returns the error for an answer that is not 200 and was not retried. A 404
+// resource_not_found is ENOTFOUND when the request names an object (missing says
+// what: "user", "organization"), and a wrong address otherwise.
+func (c *Client) failure(op string, res *result, missing string) error {
 	apiErr := newAPIError(res, c.now())
 	switch {
-	case res.status == http.StatusNotFound && userLookup && apiErr.Code == "resource_not_found":
-		return &clerksync.Error{Code: clerksync.ENOTFOUND, Message: op + ": Clerk has no such user", Err: apiErr}
+	case apiErr.Code == "organization_not_enabled_in_instance":
+		return &clerksync.Error{Code: clerksync.ECONFIG, Message: op + ": the organizations feature is not enabled for this Clerk instance",
+			Err: errors.Join(ErrOrganizationsNotEnabled, apiErr), Hint: "enable Organizations in the Clerk Dashboard to sync them"}
+	case res.status == http.StatusNotFound && missing != "" && apiErr.Code == "resource_not_found":
+		return &clerksync.Error{Code: clerksync.ENOTFOUND, Message: op + ": Clerk has no such " + missing, Err: apiErr}
 	case res.status == http.StatusUnauthorized || res.status == http.StatusForbidden:
 		return &clerksync.Error{Code: clerksync.ECONFIG, Message: op + ": Clerk rejected the secret key", Err: apiErr,
 			Hint: "check CLERK_SECRET_KEY: copy the Secret Key of this instance from the Clerk Dashboard → API keys"}

@@ -25,7 +25,7 @@ func (c *Client) RevokeSession(ctx context.Context, id string) error {
 		return err
 	}
 	if res.status != http.StatusOK {
-		return c.failure(op, res, false)
+		return c.failure(op, res, "session")
 	}
 	return nil
 }

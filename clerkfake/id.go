@@ -3,6 +3,7 @@ package clerkfake
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -63,4 +64,41 @@ func newRand(seed uint64) *rand.Rand {
 		seed = rand.Uint64()
 	}
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// NewID returns a new random Clerk id of the form prefix (org_, orgmem_, orginv_,
+// role_, perm_, sess_, …) followed by 27 base62 characters, for time t.
+func NewID(prefix string, t time.Time) string {
+	return newID(prefix, t, newRand(0))
+}
+
+// SeededID returns the Clerk id with prefix for time t whose random part is fixed by
+// seed: the same seed gives the same id.
+func SeededID(prefix string, t time.Time, seed uint64) string {
+	return newID(prefix, t, newRand(seed|1))
+}
+
+// IDTime returns the creation time a Clerk id carries (its KSUID's seconds), or false
+// when id is not a prefix and 27 base62 characters.
+func IDTime(id string) (time.Time, bool) {
+	i := len(id) - ksuidLength
+	if i < 1 || id[i-1] != '_' {
+		return time.Time{}, false
+	}
+	var limbs [5]uint32 // the 160-bit number, most significant limb first
+	for _, c := range []byte(id[i:]) {
+		d := strings.IndexByte(base62, c)
+		if d < 0 {
+			return time.Time{}, false
+		}
+		carry := uint64(d)
+		for j := len(limbs) - 1; j >= 0; j-- {
+			acc := uint64(limbs[j])*62 + carry
+			limbs[j], carry = uint32(acc), acc>>32
+		}
+		if carry != 0 {
+			return time.Time{}, false
+		}
+	}
+	return time.Unix(int64(limbs[0])+ksuidEpoch, 0).UTC(), true
 }

@@ -42,3 +42,19 @@ func TestNewIDSortsByTime(t *testing.T) {
 		prev = id
 	}
 }
+
+func TestIDTime(t *testing.T) {
+	at := time.Date(2025, 6, 1, 12, 30, 45, 0, time.UTC)
+	for _, prefix := range []string{"org_", "orgmem_", "user_"} {
+		id := NewID(prefix, at)
+		got, ok := IDTime(id)
+		if !ok || !got.Equal(at) {
+			t.Fatalf("IDTime(%s) = %v, %v; want %v", id, got, ok, at)
+		}
+	}
+	for _, bad := range []string{"org_short", "nounderscore2g7np7Hrk0SN6kj5EDMLDaKNL0S", "org_2g7np7Hrk0SN6kj5EDMLDaKNL0!", "org_zzzzzzzzzzzzzzzzzzzzzzzzzzz"} {
+		if _, ok := IDTime(bad); ok {
+			t.Fatalf("IDTime(%q) read a time", bad)
+		}
+	}
+}

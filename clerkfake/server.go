@@ -30,6 +30,10 @@ type Server struct {
 	seed  uint64
 	keys  map[string]bool
 	store *store
+	orgs  *orgStore
+	// noOrgs answers every organization endpoint as an instance whose
+	// organizations feature is off.
+	noOrgs bool
 
 	mu          sync.Mutex
 	rateLimit   int // 0: by key kind; <0: off
@@ -42,6 +46,7 @@ type Server struct {
 	requests    map[string]int
 	rateLimited int
 	hooks       []func(eventType string, u *User)
+	orgHooks    []func(OrgEvent)
 }
 
 type rateWindow struct {
@@ -81,6 +86,13 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
 
+// WithoutOrganizations makes the server an instance whose organizations feature is
+// off: every organization endpoint (memberships, invitations, roles and permissions
+// included) answers 403 organization_not_enabled_in_instance, as Clerk does.
+func WithoutOrganizations() Option {
+	return func(s *Server) { s.noOrgs = true }
+}
+
 // WithSeed makes the users and ids the server generates deterministic.
 func WithSeed(seed uint64) Option {
 	return func(s *Server) { s.seed = seed }
@@ -99,6 +111,7 @@ func New(opts ...Option) *Server {
 		opt(s)
 	}
 	s.store = newStore(s.seed)
+	s.orgs = newOrgStore()
 
 	s.mux = http.NewServeMux()
 	s.handle("GET /v1/users", s.listUsers)
@@ -119,6 +132,7 @@ func New(opts ...Option) *Server {
 		u.LockoutExpiresInSeconds = nil
 		u.VerificationAttemptsRemaining = ptr(int64(100))
 	}))
+	s.handleOrganizations()
 	s.handle("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, clerkError{Code: "resource_not_found", Message: "not found", LongMessage: "The requested resource " + r.URL.Path + " was not found"})
 	})
@@ -334,6 +348,28 @@ func (s *Server) notify(eventType string, u *User) {
 	s.mu.Unlock()
 	for _, f := range hooks {
 		f(eventType, u)
+	}
+}
+
+// OnOrgChange registers f to be called after every change to an organization, a
+// membership, an invitation, a role or a permission, made through the test controls
+// (but not SeedOrganizations), with the event Clerk would send. f runs on the
+// goroutine that made the change, after the change is visible.
+func (s *Server) OnOrgChange(f func(OrgEvent)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.orgHooks = append(s.orgHooks, f)
+}
+
+// notifyOrg calls the organization change hooks with each event in order.
+func (s *Server) notifyOrg(events ...OrgEvent) {
+	s.mu.Lock()
+	hooks := slices.Clone(s.orgHooks)
+	s.mu.Unlock()
+	for _, ev := range events {
+		for _, f := range hooks {
+			f(ev)
+		}
 	}
 }
 

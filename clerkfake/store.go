@@ -33,6 +33,8 @@ type record struct {
 	emails     []string // lower case
 	username   string   // lower case
 	externalID string
+	// public is what a membership of the user tells of it.
+	public PublicUserData
 }
 
 // sortKey orders records by a timestamp, ties broken by id as Clerk's KSUIDs do.
@@ -113,6 +115,18 @@ func newRecord(u *User) (*record, error) {
 	}
 	if u.ExternalID != nil {
 		r.externalID = *u.ExternalID
+	}
+	r.public = PublicUserData{
+		UserID: u.ID, FirstName: u.FirstName, LastName: u.LastName, ProfileImageURL: u.ImageURL,
+		ImageURL: u.ImageURL, HasImage: u.HasImage, Username: u.Username,
+	}
+	if len(r.emails) > 0 {
+		r.public.Identifier = &u.EmailAddresses[0].EmailAddress
+		for _, e := range u.EmailAddresses {
+			if u.PrimaryEmailAddressID != nil && e.ID == *u.PrimaryEmailAddressID {
+				r.public.Identifier = &e.EmailAddress
+			}
+		}
 	}
 	return r, nil
 }

@@ -1,7 +1,9 @@
-// Package clerkfake speaks Clerk's Backend API from memory: a builder of Clerk user
-// objects in Clerk's exact JSON shape, the webhook envelopes Clerk sends about them,
-// and an http.Handler that serves /v1/users like Clerk does (authentication, rate
-// limits, errors), with controls for tests, load benchmarks and the local emulator.
+// Package clerkfake speaks Clerk's Backend API from memory: builders of Clerk users,
+// organizations, memberships, invitations, roles, permissions and sessions in Clerk's
+// exact JSON shapes, the webhook envelopes Clerk sends about them, and an
+// http.Handler that serves /v1/users and the organization endpoints like Clerk does
+// (authentication, rate limits, paging, errors), with controls for tests, load
+// benchmarks and the local emulator.
 //
 // The shapes follow Clerk's published Backend API specification (version
 // 2025-04-10) and real payloads: nullable fields are pointers and marshal as null,

@@ -137,6 +137,9 @@ func (s *Server) deleteUser(id string) (*User, error) {
 	if !ok {
 		return nil, fmt.Errorf("delete %s: %w", id, ErrUserNotFound)
 	}
+	// Clerk removes the memberships of a deleted user with it; the user.deleted
+	// webhook is all it sends.
+	s.dropUserMemberships(id)
 	u, err := decodeUser(r.raw)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,9 @@
 // Package devemu is a Clerk emulator for trying clerksync on a laptop with no Clerk
 // account and no tunnel: the fake Backend API of package clerkfake, a key set and
-// session tokens from session.Issuer, a development sign-in page, a page to create,
-// change and delete users, and signed webhooks sent to clerksync's own webhook route
-// for every change, unless a change is marked as a missed event.
+// session tokens from session.Issuer, a development sign-in page, pages to create,
+// change and delete users and organizations (members, roles, invitations), and
+// signed webhooks sent to clerksync's own webhook route for every change, unless a
+// change is marked as a missed event.
 //
 // It is for development only: its sign-in trusts whoever clicks, and every page says
 // so. `clerksync dev` mounts it beside the real routes.
@@ -80,7 +81,11 @@ type Emulator struct {
 	mu         sync.Mutex
 	store      clerksync.Store
 	skip       map[string]int // user id → changes whose webhook is to be skipped
+	skipOrg    map[string]int // organization id → changes under way whose webhooks are skipped
 	deliveries []Delivery     // newest last, at most maxDeliveries
+	seq        uint64         // of the last delivery recorded
+
+	changes *changeLog // the receiver of clerksync's changes feed (changes.go)
 }
 
 // maxDeliveries is how many deliveries the emulator's page lists.
@@ -102,6 +107,7 @@ func New(cfg Config) (*Emulator, error) {
 		now:        cfg.Now,
 		store:      cfg.Store,
 		skip:       make(map[string]int),
+		skipOrg:    make(map[string]int),
 	}
 	if e.secret == "" {
 		e.secret = svixsig.GenerateSecret()
@@ -130,7 +136,9 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("devemu: %w", err)
 	}
 	e.views = mustParseViews()
+	e.changes = newChangeLog(e)
 	e.fake.OnChange(e.onChange)
+	e.fake.OnOrgChange(e.onOrgChange)
 	return e, nil
 }
 
@@ -195,12 +203,14 @@ var seedUsers = []seedUser{
 
 // Seed creates the demonstration users, sending their user.created webhooks, except
 // for one who signed up before clerksync was set up: signing in as her shows the
-// profile page syncing a missing user on the spot. It returns an error if a user
-// cannot be created or a webhook cannot be delivered.
+// profile page syncing a missing user on the spot. Then an organization, Acme Inc,
+// created by Ada with Grace as a member and Alan invited, each with its webhooks. It
+// returns an error if an object cannot be created or a webhook cannot be delivered.
 func (e *Emulator) Seed() error {
 	var errs []error
+	ids := map[string]string{}
 	for _, s := range seedUsers {
-		_, d, err := e.CreateUser(UserInput{
+		u, d, err := e.CreateUser(UserInput{
 			FirstName: s.first, LastName: s.last, Email: s.email, Username: s.username,
 			Phone: s.phone, PublicMetadata: s.metadata, SkipWebhook: s.missed,
 		})
@@ -210,6 +220,28 @@ func (e *Emulator) Seed() error {
 		}
 		if d != nil && d.Error != "" {
 			errs = append(errs, fmt.Errorf("seed %s %s: webhook: %s", s.first, s.last, d.Error))
+		}
+		ids[s.first] = u.ID
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	org, ds, err := e.CreateOrganization(OrgInput{Name: "Acme Inc", CreatedBy: ids["Ada"]})
+	if err != nil {
+		return fmt.Errorf("seed an organization: %w", err)
+	}
+	more, err := e.AddMember(org.ID, ids["Grace"], "org:member", false)
+	ds = append(ds, more...)
+	if err == nil {
+		more, err = e.Invite(org.ID, "alan@example.com", "org:member", false)
+		ds = append(ds, more...)
+	}
+	if err != nil {
+		return fmt.Errorf("seed an organization: %w", err)
+	}
+	for _, d := range ds {
+		if !d.OK() {
+			errs = append(errs, fmt.Errorf("seed an organization: %s: %s", d.Type, d.Error))
 		}
 	}
 	return errors.Join(errs...)

@@ -23,8 +23,8 @@ var assets embed.FS
 
 // views are the parsed page templates.
 type views struct {
-	home, signIn, user *template.Template
-	css                []byte
+	home, signIn, user, org *template.Template
+	css                     []byte
 }
 
 // mustParseViews parses the embedded templates; they are part of the binary, so a
@@ -37,7 +37,7 @@ func mustParseViews() *views {
 	if err != nil {
 		panic(fmt.Sprintf("devemu: read dev.css: %v", err))
 	}
-	return &views{home: parse("home.html"), signIn: parse("signin.html"), user: parse("user.html"), css: css}
+	return &views{home: parse("home.html"), signIn: parse("signin.html"), user: parse("user.html"), org: parse("org.html"), css: css}
 }
 
 // Handler returns the emulator's routes, under Prefix: its pages, the fake Backend
@@ -52,10 +52,12 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("GET /dev/users/{id}", e.handleUserPage)
 	mux.HandleFunc("POST /dev/users/{id}", e.handleUpdate)
 	mux.HandleFunc("POST /dev/users/{id}/delete", e.handleDelete)
+	e.handleOrgRoutes(mux)
 	mux.HandleFunc("GET /dev/avatars/{file}", e.handleAvatar)
 	mux.HandleFunc("GET /dev/assets/dev.css", e.handleCSS)
 	mux.Handle(APIPath+"/v1/", http.StripPrefix(APIPath, e.fake))
 	mux.Handle("GET "+JWKSPath, e.issuer)
+	e.changes.routes(e, mux)
 	// Browsers say where a form comes from (Sec-Fetch-Site, Origin); programs that
 	// call the fake API say nothing and pass.
 	return http.NewCrossOriginProtection().Handler(mux)
@@ -73,6 +75,9 @@ type pageData struct {
 	Form        UserInput
 	Error       string
 	Deliveries  []deliveryView
+	Orgs        []orgView
+	Org         *orgView
+	Roles       []roleView
 	RedirectURL string
 	WebhookURL  string
 	APIURL      string
@@ -183,6 +188,7 @@ func (e *Emulator) handleHome(w http.ResponseWriter, r *http.Request) {
 	cur, id := e.current(r)
 	d := &pageData{
 		Title: "Clerk emulator", Nav: "home", Current: cur, Users: e.users(r.Context(), id),
+		Orgs:       e.orgs(r.Context()),
 		WebhookURL: e.base + WebhookPath, APIURL: e.APIURL(), JWKSURL: e.JWKSURL(),
 	}
 	for _, dl := range e.Deliveries() {

@@ -2,6 +2,7 @@ package devemu
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -20,9 +21,14 @@ import (
 type Delivery struct {
 	At        time.Time
 	MessageID string // svix-id
-	Type      string // user.created, user.updated, user.deleted
+	Type      string // user.created, organization.created, organizationMembership.deleted, …
 	UserID    string
-	UserName  string
+	// UserName is what the event is about, as the page shows it: the user's name, or
+	// the organization's (with the member's, for a membership).
+	UserName string
+	// ObjectID is the id of the object an organization event is about ("" for a
+	// user event).
+	ObjectID string
 	// Skipped is set for a change made with "don't send webhook": nothing was sent.
 	Skipped bool
 	// Status is the HTTP status clerksync answered (0 when skipped or unreachable).
@@ -32,6 +38,8 @@ type Delivery struct {
 	Action  string
 	// Error says why the delivery failed, if it did.
 	Error string
+
+	seq uint64 // the order of recording
 }
 
 // OK reports whether the delivery was sent and accepted.
@@ -61,6 +69,8 @@ func (e *Emulator) lastDelivery(userID, eventType string) *Delivery {
 func (e *Emulator) record(d Delivery) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.seq++
+	d.seq = e.seq
 	e.deliveries = append(e.deliveries, d)
 	if n := len(e.deliveries) - maxDeliveries; n > 0 {
 		e.deliveries = slices.Delete(e.deliveries, 0, n)
@@ -92,6 +102,12 @@ func (e *Emulator) deliver(ctx context.Context, d *Delivery, u *clerkfake.User) 
 		d.Error = err.Error()
 		return
 	}
+	e.post(ctx, d, body)
+}
+
+// post signs body like Svix, posts it to clerksync's webhook route and records the
+// answer in d.
+func (e *Emulator) post(ctx context.Context, d *Delivery, body []byte) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.base+WebhookPath, bytes.NewReader(body))
 	if err != nil {
 		d.Error = err.Error()
@@ -103,7 +119,7 @@ func (e *Emulator) deliver(ctx context.Context, d *Delivery, u *clerkfake.User) 
 	resp, err := e.client.Do(req)
 	if err != nil {
 		d.Error = "clerksync did not answer: " + err.Error()
-		e.log.Warn("Emulator: webhook not delivered", "svix_id", d.MessageID, "event_type", d.Type, "user_id", d.UserID, "error", err)
+		e.log.Warn("Emulator: webhook not delivered", "svix_id", d.MessageID, "event_type", d.Type, "object_id", cmp.Or(d.ObjectID, d.UserID), "error", err)
 		return
 	}
 	defer resp.Body.Close()
@@ -122,8 +138,8 @@ func (e *Emulator) deliver(ctx context.Context, d *Delivery, u *clerkfake.User) 
 			d.Error += ": " + answer.Error
 		}
 	}
-	e.log.Info("Emulator: sent "+d.Type+" for "+d.UserID, "svix_id", d.MessageID, "event_type", d.Type,
-		"user_id", d.UserID, "status", d.Status, "outcome", d.Outcome)
+	e.log.Info("Emulator: sent "+d.Type+" for "+cmp.Or(d.ObjectID, d.UserID), "svix_id", d.MessageID, "event_type", d.Type,
+		"object_id", cmp.Or(d.ObjectID, d.UserID), "status", d.Status, "outcome", d.Outcome)
 }
 
 // displayName returns the name the emulator shows for u.

@@ -28,8 +28,15 @@ type Metrics struct {
 	// DeliveryDuration observes how long a webhook delivery took, from its first byte
 	// read to its answer.
 	DeliveryDuration prometheus.Histogram
-	// Changes counts applied changes by source (webhook, api, backfill) and action.
+	// Changes counts applied changes by the kind of object they are about (user,
+	// organization, membership, invitation, role, permission), source (webhook, api,
+	// backfill) and action (created, updated, unchanged, deleted).
 	Changes *prometheus.CounterVec
+	// Repairs counts the changes a listing of the Clerk Backend API (a reconcile, a
+	// poll, a backfill) found that webhooks had not delivered: objects it created,
+	// updated or deleted, by kind and action. A few come from a poll that reads a
+	// change seconds before its webhook arrives; a steady count means webhooks are lost.
+	Repairs *prometheus.CounterVec
 	// BatchSize observes how many changes each transaction carried (group commit).
 	BatchSize prometheus.Histogram
 	// BatchDuration observes how long each transaction took, commit included.
@@ -65,8 +72,12 @@ func New() *Metrics {
 		}),
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clerksync_changes_total",
-			Help: "Changes applied to profiles, by source and action.",
-		}, []string{"source", "action"}),
+			Help: "Changes applied to the synced tables, by kind of object, source and action.",
+		}, []string{"kind", "source", "action"}),
+		Repairs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerksync_repairs_total",
+			Help: "Changes a reconcile, poll or backfill found that webhooks had not delivered, by kind of object and action (created, updated, deleted).",
+		}, []string{"kind", "action"}),
 		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "clerksync_batch_changes",
 			Help:    "Changes per database transaction (group commit).",
@@ -89,7 +100,7 @@ func New() *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Deliveries, m.LastVerified, m.DeliveryDuration, m.Changes,
+		m.Deliveries, m.LastVerified, m.DeliveryDuration, m.Changes, m.Repairs,
 		m.BatchSize, m.BatchDuration, m.BatchErrors, m.ClerkRequests,
 	)
 	return m
@@ -113,13 +124,21 @@ func (m *Metrics) ObserveBatch(changes int, took time.Duration, err error) {
 	}
 }
 
-// ObserveApplied counts the applied changes of a durable batch by source and action,
-// whichever way they came (webhooks, polls, the sync button); it fits
-// engine.Config.OnApplied.
+// ObserveApplied counts the applied changes of a durable batch by kind, source and
+// action, whichever way they came (webhooks, polls, the sync button); it fits
+// engine.Config.OnApplied. A change counts once, for the object it is about: the
+// organization a membership event upserts with it, and the memberships and
+// invitations a deletion removes with its object, are not counted apart. A change from
+// a listing that altered a row is also a repair.
 func (m *Metrics) ObserveApplied(changes []clerksync.Change, results []clerksync.Result) {
 	for i, r := range results {
-		if r.Outcome == clerksync.OutcomeApplied && i < len(changes) {
-			m.Changes.WithLabelValues(string(changes[i].Source), r.Action.String()).Inc()
+		if r.Outcome != clerksync.OutcomeApplied || i >= len(changes) {
+			continue
+		}
+		c := &changes[i]
+		m.Changes.WithLabelValues(c.Kind.String(), string(c.Source), r.Action.String()).Inc()
+		if c.Source == clerksync.SourceBackfill && r.Action != clerksync.ActionUnchanged {
+			m.Repairs.WithLabelValues(c.Kind.String(), r.Action.String()).Inc()
 		}
 	}
 }

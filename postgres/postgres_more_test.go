@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -108,9 +109,10 @@ func TestSchema(t *testing.T) {
 	}
 }
 
-// TestRowLevelSecurity checks the Supabase policy with a stand-in for Supabase's
-// auth.jwt() and a role without BYPASSRLS: a signed-in user reads their own profile
-// and nothing else, and nobody reads clerksync's own tables.
+// TestRowLevelSecurity checks the Supabase policies with a stand-in for Supabase's
+// auth.jwt() and a role without BYPASSRLS: a signed-in user reads their own profile,
+// the organizations they belong to and their co-members' memberships, and nothing
+// else; nobody reads invitations, roles, permissions or clerksync's own tables.
 func TestRowLevelSecurity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -121,9 +123,25 @@ func TestRowLevelSecurity(t *testing.T) {
 	s := MustOpenSchema(t, schema, postgres.WithRowLevelSecurity())
 	// Opening again (another replica) keeps one policy.
 	MustOpenSchema(t, schema, postgres.WithRowLevelSecurity())
+	// user_a is in org_1 and org_2 (and was in org_4 until removed), user_b in org_1
+	// only, user_c in org_3 only.
+	org1, org2 := storetest.NewOrganization("org_1", updatedAt, updatedAt), storetest.NewOrganization("org_2", updatedAt, updatedAt)
+	org3, org4 := storetest.NewOrganization("org_3", updatedAt, updatedAt), storetest.NewOrganization("org_4", updatedAt, updatedAt)
+	member := func(id string, org *clerksync.Organization, user string) clerksync.Change {
+		return storetest.Event("msg_"+id, "organizationMembership.created", storetest.NewMembership(id, org, user, "org:member", updatedAt, updatedAt))
+	}
+	removed := storetest.NewMembership("orgmem_a4", org4, "user_a", "org:admin", updatedAt, updatedAt)
 	storetest.MustApply(t, s,
 		storetest.Upsert("msg_a", storetest.NewProfile("user_a", updatedAt)),
 		storetest.Upsert("msg_b", storetest.NewProfile("user_b", updatedAt)),
+		storetest.Upsert("msg_c", storetest.NewProfile("user_c", updatedAt)),
+		member("orgmem_a1", org1, "user_a"), member("orgmem_a2", org2, "user_a"),
+		member("orgmem_b1", org1, "user_b"), member("orgmem_c3", org3, "user_c"),
+		storetest.Event("msg_a4", "organizationMembership.created", removed),
+		storetest.MembershipDeleted("msg_a4_del", removed, updatedAt+1),
+		storetest.Event("msg_i1", "organizationInvitation.created", storetest.NewInvitation("orginv_1", "org_1", "new@example.com", "pending", "", updatedAt, updatedAt)),
+		storetest.Event("msg_r1", "role.created", storetest.NewRole("role_1", "org:member", updatedAt, updatedAt)),
+		storetest.Event("msg_p1", "permission.created", storetest.NewPermission("perm_1", "org:posts:read", updatedAt, updatedAt)),
 	)
 
 	role := schema + "_reader"
@@ -175,11 +193,41 @@ func TestRowLevelSecurity(t *testing.T) {
 	if got := query(`{"role":"anon"}`, profiles); len(got) != 0 {
 		t.Errorf("an anonymous caller reads %v, want nothing", got)
 	}
-	if got := query(`{"sub":"user_a"}`, "SELECT svix_id FROM "+schema+".clerksync_events"); len(got) != 0 {
-		t.Errorf("user_a reads the event log: %v, want nothing", got)
+
+	// Nobody reads these, whoever they are.
+	hidden := []string{"organization_invitations", "organization_roles", "organization_permissions",
+		"clerksync_changes", "clerksync_events", "clerksync_tombstones"}
+	orgs := "SELECT org_id FROM " + schema + ".organizations ORDER BY org_id"
+	memberships := "SELECT membership_id FROM " + schema + ".organization_memberships ORDER BY membership_id"
+	for _, tt := range []struct {
+		claims            string
+		orgs, memberships []string
+	}{
+		// Not org_4: the membership that let user_a read it is gone.
+		{`{"sub":"user_a"}`, []string{"org_1", "org_2"}, []string{"orgmem_a1", "orgmem_a2", "orgmem_b1"}},
+		{`{"sub":"user_b"}`, []string{"org_1"}, []string{"orgmem_a1", "orgmem_b1"}},
+		{`{"sub":"user_c"}`, []string{"org_3"}, []string{"orgmem_c3"}},
+		{`{"sub":"user_nobody"}`, nil, nil},
+		{`{"role":"anon"}`, nil, nil},
+	} {
+		if diff := cmp.Diff(tt.orgs, query(tt.claims, orgs), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s reads organizations (-want +got):\n%s", tt.claims, diff)
+		}
+		if diff := cmp.Diff(tt.memberships, query(tt.claims, memberships), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s reads memberships (-want +got):\n%s", tt.claims, diff)
+		}
+		for _, table := range hidden {
+			if got := query(tt.claims, "SELECT count(*)::text FROM "+schema+"."+table); !cmp.Equal(got, []string{"0"}) {
+				t.Errorf("%s reads %s rows of %s, want none", tt.claims, got, table)
+			}
+		}
 	}
-	if got := query(`{"sub":"user_a"}`, "SELECT object_id FROM "+schema+".clerksync_tombstones"); len(got) != 0 {
-		t.Errorf("user_a reads the tombstones: %v, want nothing", got)
+	// Those tables are not empty: what hides their rows is row level security.
+	for _, table := range hidden {
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+schema+"."+table).Scan(&n); err != nil || n == 0 {
+			t.Errorf("as the owner, %s holds %d rows (%v); want some", table, n, err)
+		}
 	}
 	var policies int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_policies WHERE schemaname = $1", schema).Scan(&policies); err != nil {

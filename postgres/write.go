@@ -143,21 +143,35 @@ func (w *writer) queue(c check, sql string, args ...any) {
 	w.checks = append(w.checks, c)
 }
 
-// send queues the batch's writes and its COMMIT (ROLLBACK for a preview), sends them
-// and checks their results. It returns the index of the change whose write the
-// database refused (-1 for none) with the error.
+// send sends the batch's writes as one pipeline and checks their results, then, when
+// every write did what the plan said, commits (or rolls back a preview). The COMMIT
+// is not part of the pipeline: a write that affected other rows than planned is not
+// an error to the server, which would go on and commit it. It returns the index of the
+// change whose write the database refused (-1 for none) with the error.
 func (w *writer) send(ctx context.Context, conn *pgxpool.Conn) (int, error) {
 	w.pb = &pgx.Batch{}
 	w.queueObjects()
 	w.queueTombstones()
 	w.queueEvents()
 	w.queueFeed()
+	if refused, err := w.run(ctx, conn); err != nil {
+		return refused, err
+	}
 	end := "COMMIT"
 	if w.batch.dryRun {
 		end = "ROLLBACK"
 	}
-	w.queue(check{what: end, want: -1, change: -1}, end)
+	if _, err := conn.Exec(ctx, end); err != nil {
+		return -1, fmt.Errorf("%s: %w", strings.ToLower(end), err)
+	}
+	return -1, nil
+}
 
+// run sends the queued writes and checks each one's result.
+func (w *writer) run(ctx context.Context, conn *pgxpool.Conn) (int, error) {
+	if w.pb.Len() == 0 {
+		return -1, nil
+	}
 	br := conn.SendBatch(ctx, w.pb)
 	defer br.Close()
 	for _, c := range w.checks {

@@ -47,7 +47,7 @@ type BackfillOptions struct {
 	// Kind is recorded as the run's kind: RunBackfill (the default), RunReconcile or
 	// RunPoll (the first pass of a poll).
 	Kind clerksync.RunKind
-	// PageSize is how many users each request asks for, 1 to 500; 0 means
+	// PageSize is how many objects each request asks for, 1 to 500; 0 means
 	// DefaultPageSize.
 	PageSize int
 	// Prune deletes local users that Clerk no longer has once the listing is
@@ -59,9 +59,17 @@ type BackfillOptions struct {
 	// limit.
 	PruneMax int
 	// DryRun reads everything from Clerk and reports what would change, changing
-	// nothing: each user is compared with its stored row, and a prune checks its
-	// candidates with Clerk but deletes none. Dry runs are not recorded.
+	// nothing: each page is previewed by the store (Store.Preview, the same rules as
+	// applying it), and a prune checks its candidates with Clerk but deletes none.
+	// Dry runs are not recorded.
 	DryRun bool
+	// Kinds chooses what to import (see ParseKinds); none imports every kind:
+	// users, roles, permissions, organizations, and the memberships and
+	// invitations of every organization.
+	Kinds []clerksync.Kind
+	// OrgWorkers is how many organizations have their memberships and invitations
+	// listed at once; 0 means DefaultOrgWorkers.
+	OrgWorkers int
 	// Progress, when set, is called after each page and at the end of each phase.
 	Progress func(Progress)
 }
@@ -78,10 +86,18 @@ const (
 // Progress is where a Backfill is.
 type Progress struct {
 	Phase Phase
-	// Total is how many users Clerk said it had when the listing began (-1 when
-	// unknown); for the prune phase, how many users it has to check.
-	Total  int
+	// Kind is the kind of object being listed or pruned: users, then roles and
+	// permissions, then organizations (with their memberships and invitations).
+	Kind clerksync.Kind
+	// Total is how many objects of Kind Clerk said it had when the listing began
+	// (-1 when unknown); for the prune phase, how many it has to check.
+	Total int
+	// Counts are the counts of Kind so far.
 	Counts clerksync.RunCounts
+	// Kinds are the counts of every kind so far, in the list phase (nil in the
+	// prune phase): the memberships and invitations listed beside the
+	// organizations.
+	Kinds map[clerksync.Kind]clerksync.RunCounts
 	// Pages counts the requests of the phase so far.
 	Pages int
 	// Done is set on the last call of a phase.
@@ -91,9 +107,12 @@ type Progress struct {
 // BackfillReport is what a Backfill did.
 type BackfillReport struct {
 	// Run is the listing's run; Prune the prune's, nil when there was none. Their IDs
-	// are 0 for a dry run or a Syncer without State.
+	// are 0 for a dry run or a Syncer without State. Their counts are the totals of
+	// every kind; Kinds has them per kind.
 	Run   *clerksync.SyncRun
 	Prune *clerksync.SyncRun
+	// Kinds is what was done to each kind of object the backfill imported.
+	Kinds map[clerksync.Kind]*KindReport
 	// Total is how many users Clerk said it had when the listing began (-1 when
 	// unknown).
 	Total int
@@ -101,17 +120,55 @@ type BackfillReport struct {
 	Complete bool
 	// Newest is the newest updated_at (ms) among the users listed.
 	Newest int64
-	// PruneCandidates lists the local users Clerk did not list; Gone those of them
-	// Clerk answered 404 for (deleted, or to be deleted by a dry run).
+	// PruneCandidates counts the local users Clerk did not list; Gone those of them
+	// Clerk answered 404 for (deleted, or to be deleted by a dry run). Kinds has the
+	// same for organizations and memberships.
 	PruneCandidates int
 	Gone            []string
 	DryRun          bool
+	// OrganizationsDisabled reports that the Clerk instance has its organizations
+	// feature off: there was nothing of them to import.
+	OrganizationsDisabled bool
+}
+
+// KindReport is what a Backfill did to one kind of object.
+type KindReport struct {
+	// Total is how many objects Clerk said the list had when its first page was read
+	// (-1 when unknown: memberships and invitations are listed per organization).
+	Total int
+	// Counts count the listing's objects; Pages its pages.
+	Counts clerksync.RunCounts
+	Pages  int
+	// Prune counts the prune's work: Seen the candidates checked, Deleted those
+	// deleted (or to be deleted by a dry run).
+	Prune clerksync.RunCounts
+	// PruneCandidates counts the local objects the listing lacked; Gone lists the
+	// ids of those the prune deleted (or would delete).
+	PruneCandidates int
+	Gone            []string
+}
+
+// kind returns the report of kind k, creating it.
+func (r *BackfillReport) kind(k clerksync.Kind) *KindReport {
+	if r.Kinds == nil {
+		r.Kinds = make(map[clerksync.Kind]*KindReport)
+	}
+	kr := r.Kinds[k]
+	if kr == nil {
+		kr = &KindReport{Total: -1}
+		r.Kinds[k] = kr
+	}
+	return kr
 }
 
 // Backfill reads every Clerk user, page by page, and applies each page through the
 // engine as one transaction with source backfill: the updated_at guard keeps newer
 // webhook versions, tombstones keep deleted users deleted, so it is safe beside a
-// running server and safe to run again.
+// running server and safe to run again. Then, as opts.Kinds asks (everything by
+// default), the roles, the permissions and the organizations, each page one batch,
+// and for every organization its memberships and invitations, each page one batch,
+// several organizations at a time (OrgWorkers). Those lists page by offset only:
+// see listPages for how a page deep in a list stays consistent.
 //
 // The listing is ordered by created_at ascending with starting_after cursors, as
 // Clerk's specification recommends: a cursor page costs the same however deep it is,
@@ -124,6 +181,9 @@ type BackfillReport struct {
 // checked with GET /v1/users/{id}, and deleted through the engine (tombstone and
 // redaction included) only when Clerk answers 404 resource_not_found. A user Clerk
 // still has is applied instead. The prune stops at the first other answer.
+// Organizations are pruned the same way (GET /v1/organizations/{id}); a membership is
+// deleted when the complete listing of its live organization lacked it. PruneMax
+// applies to each kind on its own.
 //
 // The run is recorded in State as it goes. When ctx ends, the page being applied is
 // committed, the run is recorded as interrupted, and Backfill returns the report so
@@ -141,6 +201,10 @@ func (s *Syncer) Backfill(ctx context.Context, opts BackfillOptions) (*BackfillR
 	if opts.PageSize < 1 || opts.PageSize > clerkapi.MaxLimit {
 		return nil, clerksync.Errorf(clerksync.EINVALID, "page size %d is outside 1 to %d", opts.PageSize, clerkapi.MaxLimit)
 	}
+	if opts.OrgWorkers <= 0 {
+		opts.OrgWorkers = DefaultOrgWorkers
+	}
+	kinds := newKindSet(opts.Kinds)
 	rep := &BackfillReport{Total: -1, DryRun: opts.DryRun}
 	run, err := s.startRun(ctx, opts.Kind, opts.DryRun)
 	if err != nil {
@@ -150,25 +214,58 @@ func (s *Syncer) Backfill(ctx context.Context, opts BackfillOptions) (*BackfillR
 	log := s.logger().With(attrRun, run.ID, attrKind, string(opts.Kind))
 
 	scanStart := s.now()
-	if n, err := s.Client.CountUsers(ctx); err == nil {
-		rep.Total = n
-	} else if ctx.Err() == nil {
-		log.Warn("could not count Clerk's users; going on without a total", attrError, err)
-	}
-
 	var seen map[string]struct{}
-	if opts.Prune {
-		seen = make(map[string]struct{}, max(rep.Total, 0))
+	var listErr error
+	if kinds[clerksync.KindUser] {
+		if n, err := s.Client.CountUsers(ctx); err == nil {
+			rep.Total = n
+		} else if ctx.Err() == nil {
+			log.Warn("could not count Clerk's users; going on without a total", attrError, err)
+		}
+		if opts.Prune {
+			seen = make(map[string]struct{}, max(rep.Total, 0))
+		}
+		listErr = s.list(ctx, opts, rep, seen, log)
+		if listErr == nil && !rep.Complete {
+			listErr = errors.New("the listing ended early")
+		}
+		// Users come first: the run's counts so far are theirs.
+		ur := rep.kind(clerksync.KindUser)
+		ur.Total, ur.Counts = rep.Total, rep.Run.Counts
+	} else {
+		rep.Complete = true
 	}
-	listErr := s.list(ctx, opts, rep, seen, log)
-	if listErr == nil && !rep.Complete {
-		listErr = errors.New("the listing ended early")
+	var scan *orgScan
+	if opts.Prune && kinds.orgSide() {
+		scan = &orgScan{orgs: make(map[string]struct{})}
+	}
+	if listErr == nil && (kinds.orgSide() || kinds[clerksync.KindRole] || kinds[clerksync.KindPermission]) {
+		r := &reporter{rep: rep, opts: &opts, save: s.saver(ctx, rep, log)}
+		if err := s.backfillOrgSide(ctx, kinds, &opts, r, scan, log); err != nil {
+			listErr, rep.Complete = err, false
+		}
 	}
 	s.finishRun(run, listErr, opts.DryRun, log)
 	if listErr != nil || !opts.Prune {
 		return rep, listErr
 	}
-	return rep, s.prune(ctx, opts, rep, seen, scanStart, log)
+	if rep.OrganizationsDisabled {
+		scan = nil
+	}
+	return rep, s.prune(ctx, opts, rep, kinds, seen, scan, scanStart, log)
+}
+
+// saver returns a function that records the run's counts every progressEvery.
+func (s *Syncer) saver(ctx context.Context, rep *BackfillReport, log *slog.Logger) func() {
+	last := s.now()
+	return func() {
+		if now := s.now(); now.Sub(last) >= progressEvery && rep.Run.ID != 0 {
+			last = now
+			if err := s.State.UpdateRun(context.WithoutCancel(ctx), rep.Run); err != nil {
+				log.Warn("could not record the run's progress", attrError, err)
+			}
+		}
+	}
 }
 
 // page is one page of the listing, read and decoded.
@@ -226,7 +323,7 @@ func (s *Syncer) list(ctx context.Context, opts BackfillOptions, rep *BackfillRe
 		n++
 		rep.Run.Counts.Add(a.counts)
 		if opts.Progress != nil {
-			opts.Progress(Progress{Phase: PhaseList, Total: rep.Total, Counts: rep.Run.Counts, Pages: n, Done: a.last})
+			opts.Progress(Progress{Phase: PhaseList, Kind: clerksync.KindUser, Total: rep.Total, Counts: rep.Run.Counts, Pages: n, Done: a.last})
 		}
 		if now := s.now(); now.Sub(lastSaved) >= progressEvery && rep.Run.ID != 0 {
 			lastSaved = now

@@ -26,8 +26,9 @@ const (
 	maxRetryWait = 10 * time.Minute
 )
 
-// Loop polls and reconciles on a schedule, as serve does: a poll every PollEvery
-// and a full pass (a backfill with kind reconcile, with prune if asked) every
+// Loop polls and reconciles on a schedule, as serve does: a poll of the users every
+// PollEvery and a full pass of every kind (a backfill with kind reconcile, with prune
+// if asked) every
 // ReconcileEvery. The schedule of reconciles is kept in the database (the last
 // successful backfill or reconcile), so a restart does not start a pass early, and
 // leases in the database let one replica at a time poll or reconcile when several
@@ -178,7 +179,7 @@ func (l *Loop) reconcileLoop(ctx context.Context) {
 		}
 
 		p := l.leased(ctx, clerksync.RunReconcile, LeaseReconcile, reconcileLease, func(p *Pass) {
-			log.Info("reconcile: reading every user from Clerk", "prune", l.ReconcilePrune)
+			log.Info("reconcile: reading every user and organization from Clerk", "prune", l.ReconcilePrune)
 			p.Reconcile, p.Err = s.Backfill(ctx, BackfillOptions{
 				Kind:     clerksync.RunReconcile,
 				Prune:    l.ReconcilePrune,

@@ -137,7 +137,7 @@ func (s *Syncer) firstPoll(ctx context.Context, opts PollOptions) (*PollReport, 
 		start = p.profiles[0].UpdatedAt
 	}
 	s.logger().Info("first poll: reading every user, then only the changes")
-	b, err := s.Backfill(ctx, BackfillOptions{Kind: clerksync.RunPoll, Progress: opts.Progress})
+	b, err := s.Backfill(ctx, BackfillOptions{Kind: clerksync.RunPoll, Kinds: []clerksync.Kind{clerksync.KindUser}, Progress: opts.Progress})
 	rep := &PollReport{First: true}
 	if b != nil {
 		rep.Run, rep.Counts = b.Run, b.Run.Counts

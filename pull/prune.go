@@ -17,10 +17,13 @@ const (
 	deleteBatch = 100
 )
 
-// prune checks every local user created before scanStart that the complete listing
-// did not have (seen), and deletes those Clerk answers 404 resource_not_found for.
-// It records a run of kind prune and fills rep.
-func (s *Syncer) prune(ctx context.Context, opts BackfillOptions, rep *BackfillReport, seen map[string]struct{}, scanStart time.Time, log *slog.Logger) error {
+// prune deletes, after complete listings, what Clerk no longer has: every local user
+// created before scanStart that the listing did not have (seen) and that Clerk
+// answers 404 resource_not_found for; then organizations likewise (see
+// pruneOrganizations); then the memberships that the complete listings of live
+// organizations lacked (scan). Each kind has its own limit (PruneMax). It records one
+// run of kind prune, whose counts are the totals of every kind, and fills rep.
+func (s *Syncer) prune(ctx context.Context, opts BackfillOptions, rep *BackfillReport, kinds kindSet, seen map[string]struct{}, scan *orgScan, scanStart time.Time, log *slog.Logger) error {
 	if s.State == nil {
 		return &clerksync.Error{Code: clerksync.ECONFIG, Message: "prune needs a store that lists profile ids"}
 	}
@@ -30,9 +33,32 @@ func (s *Syncer) prune(ctx context.Context, opts BackfillOptions, rep *BackfillR
 	}
 	rep.Prune = run
 	log = log.With(attrRun, run.ID, attrKind, string(clerksync.RunPrune))
-	err = s.pruneRun(ctx, opts, rep, seen, scanStart, log)
+	err = s.pruneKinds(ctx, opts, rep, kinds, seen, scan, scanStart, log)
 	s.finishRun(run, err, opts.DryRun, log)
 	return err
+}
+
+func (s *Syncer) pruneKinds(ctx context.Context, opts BackfillOptions, rep *BackfillReport, kinds kindSet, seen map[string]struct{}, scan *orgScan, scanStart time.Time, log *slog.Logger) error {
+	if seen != nil {
+		err := s.pruneRun(ctx, opts, rep, seen, scanStart, log)
+		ur := rep.kind(clerksync.KindUser)
+		ur.Prune, ur.PruneCandidates, ur.Gone = rep.Prune.Counts, rep.PruneCandidates, rep.Gone
+		if err != nil {
+			return err
+		}
+	}
+	if scan == nil {
+		return nil
+	}
+	if kinds[clerksync.KindOrganization] {
+		if err := s.pruneOrganizations(ctx, opts, rep, kinds, scan, scanStart, log); err != nil {
+			return err
+		}
+	}
+	if kinds[clerksync.KindMembership] {
+		return s.pruneMemberships(ctx, opts, rep, scan, log)
+	}
+	return nil
 }
 
 func (s *Syncer) pruneRun(ctx context.Context, opts BackfillOptions, rep *BackfillReport, seen map[string]struct{}, scanStart time.Time, log *slog.Logger) error {
@@ -59,18 +85,8 @@ func (s *Syncer) pruneRun(ctx context.Context, opts BackfillOptions, rep *Backfi
 	}
 	rep.PruneCandidates = len(candidates)
 
-	limit := opts.PruneMax
-	if limit == 0 {
-		limit = max(DefaultPruneFloor, local*DefaultPruneShare/100)
-	}
-	if limit >= 0 && len(candidates) > limit {
-		return &clerksync.Error{
-			Code: clerksync.ECONFIG,
-			Message: fmt.Sprintf("prune would check %d of the %d local users, which Clerk did not list; more than the %d allowed, so nothing was deleted",
-				len(candidates), local, limit),
-			Hint: "check that CLERK_SECRET_KEY is the secret key of this database's Clerk instance; if so many users really were deleted, allow it with --prune-max",
-			Err:  ErrPruneRefused,
-		}
+	if err := checkPruneLimit(opts.PruneMax, len(candidates), local, "users", "check", "Clerk did not list"); err != nil {
+		return err
 	}
 	log.Info("checking local users Clerk did not list", "candidates", len(candidates), "local", local)
 
@@ -93,7 +109,7 @@ func (s *Syncer) pruneRun(ctx context.Context, opts BackfillOptions, rep *Backfi
 	}
 	report := func(done bool) {
 		if opts.Progress != nil {
-			opts.Progress(Progress{Phase: PhasePrune, Total: len(candidates), Counts: *c, Pages: int(c.Seen), Done: done})
+			opts.Progress(Progress{Phase: PhasePrune, Kind: clerksync.KindUser, Total: len(candidates), Counts: *c, Pages: int(c.Seen), Done: done})
 		}
 	}
 	for _, id := range candidates {
@@ -143,6 +159,27 @@ func (s *Syncer) pruneRun(ctx context.Context, opts BackfillOptions, rep *Backfi
 	}
 	report(true)
 	return nil
+}
+
+// checkPruneLimit returns the error for a prune that would act on candidates of the
+// local objects (noun, such as "users") when that is more than max allows (see
+// BackfillOptions.PruneMax), nil otherwise.
+func checkPruneLimit(maxCount, candidates, local int, noun, verb, why string) error {
+	limit := maxCount
+	if limit == 0 {
+		limit = max(DefaultPruneFloor, local*DefaultPruneShare/100)
+	}
+	if limit < 0 || candidates <= limit {
+		return nil
+	}
+	return &clerksync.Error{
+		Code: clerksync.ECONFIG,
+		Message: fmt.Sprintf("prune would %s %d of the %d local %s, which %s; more than the %d allowed, so nothing was deleted",
+			verb, candidates, local, noun, why, limit),
+		Hint: "check that CLERK_SECRET_KEY is the secret key of this database's Clerk instance; if so many " + noun +
+			" really were deleted, allow it with --prune-max",
+		Err: ErrPruneRefused,
+	}
 }
 
 // flushThen applies the deletions Clerk already confirmed, then returns err (or the

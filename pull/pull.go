@@ -1,20 +1,25 @@
-// Package pull reads users from the Clerk Backend API and applies them through the
-// same engine as webhooks, so the same guards hold whatever the source: the updated_at
-// guard keeps a newer webhook from being overwritten by an older read, and tombstones
-// keep a deleted user deleted.
+// Package pull reads users, organizations, memberships, invitations, roles and
+// permissions from the Clerk Backend API and applies them through the same engine as
+// webhooks, so the same rules hold whatever the source: the updated_at guard keeps a
+// newer webhook from being overwritten by an older read, and tombstones keep what was
+// deleted deleted.
 //
-// Syncer.SyncUser syncs one user (the Sync User Data button, clerksync sync);
-// Syncer.Backfill reads every user, page by page, and with prune deletes the local
-// users Clerk no longer has; Syncer.Poll applies the users changed since a checkpoint
-// kept in the database; Loop runs polls and reconciles on a schedule for serve, one
-// replica at a time. Runs are recorded through clerksync.SyncStore.
+// Syncer.SyncUser syncs one user with their memberships (the Sync User Data button,
+// clerksync sync); Syncer.SyncOrganization one organization with its memberships and
+// invitations; Syncer.Backfill reads every object, page by page, and with prune
+// deletes the local objects Clerk no longer has; Syncer.Poll applies the users
+// changed since a checkpoint kept in the database; Loop runs polls and reconciles on
+// a schedule for serve, one replica at a time. Runs are recorded through
+// clerksync.SyncStore.
 //
-// Clerk has no event log or cursor API; a user Clerk deleted is visible only as an id
-// that GET /v1/users/{id} answers 404 for.
+// Clerk has no event log or cursor API; a user or organization Clerk deleted is
+// visible only as an id that Clerk answers 404 for, and a removed membership only as
+// one missing from the complete listing of its organization.
 package pull
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -75,10 +80,16 @@ type UserSync struct {
 	Result clerksync.Result
 	// Gone reports that Clerk no longer has the user (404), so it was deleted locally.
 	Gone bool
+	// Memberships is what syncing the user's memberships did; nil when the user is
+	// gone or deleted (their memberships went with them).
+	Memberships *MembershipSync
 }
 
 // SyncUser reads userID from the Backend API and applies it with source api: an
-// upsert, or a delete when Clerk answers 404 resource_not_found. It returns an error
+// upsert, or a delete when Clerk answers 404 resource_not_found. Then it syncs the
+// user's memberships: every membership Clerk lists for the user is applied, and a
+// stored membership of the user that Clerk's complete list lacks is deleted. It
+// returns an error
 // with code ECONFIG when the API is not configured or the key is wrong, EUNAVAILABLE
 // when Clerk or the database is down (nothing changed), EINVALID for a malformed id.
 func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error) {
@@ -126,6 +137,15 @@ func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error)
 		return nil, fmt.Errorf("read profile %s: %w", userID, err)
 	default:
 		out.After = after
+	}
+	if !out.Gone && out.Result.Reason != clerksync.ReasonDeleted {
+		out.Memberships, err = s.syncUserMemberships(ctx, userID, s.logger().With(attrUserID, userID))
+		switch {
+		case errors.Is(err, clerkapi.ErrOrganizationsNotEnabled):
+			// No organizations in this instance: nothing more to sync.
+		case err != nil:
+			return nil, err
+		}
 	}
 	s.logger().Info("synced user from the Clerk API", "user_id", userID,
 		"outcome", out.Result.Outcome.String(), "action", out.Result.Action.String(), "gone", out.Gone)

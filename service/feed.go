@@ -33,7 +33,7 @@ func (s *Service) newForwarder(endpoints []forward.Endpoint, secret string) (*fo
 	if s.holder == "" {
 		s.holder = clerksync.NewFeedID(time.Now())[4:]
 	}
-	return forward.New(forward.Config{
+	cfg := forward.Config{
 		Store: s.feed(), Endpoints: endpoints, Secret: secret, Logger: s.log, Holder: s.holder,
 		OnDelivery: func(a forward.Attempt) {
 			result := "ok"
@@ -42,7 +42,11 @@ func (s *Service) newForwarder(endpoints []forward.Endpoint, secret string) (*fo
 			}
 			s.attempts.WithLabelValues(a.Endpoint, result).Inc()
 		},
-	})
+	}
+	if s.cfg.TuneForward != nil {
+		s.cfg.TuneForward(&cfg)
+	}
+	return forward.New(cfg)
 }
 
 // Consume hands every entry of the changes feed of the given types (see

@@ -81,6 +81,9 @@ type Config struct {
 	ForwardSecret string
 	// APIToken is the bearer token of GET /api/changes; empty turns the route off.
 	APIToken string
+	// TuneForward, when set, adjusts the settings of the forwarders of endpoints and
+	// consumers (backoff, timeouts, leases) before they start.
+	TuneForward func(*forward.Config)
 
 	// EventRetention is how long the event log keeps an entry (dead letters are
 	// kept): DefaultEventRetention when 0, for ever when negative. ChangesRetention

@@ -160,6 +160,8 @@ type Token struct {
 	NotBefore time.Time
 	// Expiry is exp; IssuedAt plus the issuer's TTL when zero.
 	Expiry time.Time
+	// Organization is the session's active organization (o); none when nil.
+	Organization *TokenOrganization
 }
 
 // tokenHeader is the JOSE header of Clerk's session tokens.
@@ -177,6 +179,7 @@ type tokenClaims struct {
 	Iat int64    `json:"iat"`
 	Iss string   `json:"iss"`
 	Nbf int64    `json:"nbf"`
+	O   *oClaim  `json:"o,omitempty"`
 	Sid string   `json:"sid"`
 	Sts string   `json:"sts"`
 	Sub string   `json:"sub"`
@@ -211,6 +214,7 @@ func (i *Issuer) Mint(t Token) (string, error) {
 		Iat: t.IssuedAt.Unix(),
 		Iss: i.url,
 		Nbf: t.NotBefore.Unix(),
+		O:   t.Organization.claims(),
 		Sid: t.SessionID,
 		Sts: t.SessionStatus,
 		Sub: t.Subject,

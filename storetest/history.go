@@ -306,26 +306,7 @@ func ConvergeOrgs(t *testing.T, stores []clerksync.Store, inOrder clerksync.Stor
 	t.Logf("%d changes, %d deliveries in %d batches, %d objects", len(h.Changes), len(deliveries), len(batches), len(h.Keys))
 
 	got, want := stores[0], inOrder
-	for _, k := range clerksync.Kinds {
-		g, w := allObjects(t, got, k), allObjects(t, want, k)
-		for id, wo := range w {
-			if diff := ObjectDiff(wo, g[id]); diff != "" {
-				t.Errorf("%s %s differs from in-order application (-want +got):\n%s", k, id, diff)
-			}
-		}
-		for id := range g {
-			if w[id] == nil {
-				t.Errorf("%s %s is live, but not after in-order application", k, id)
-			}
-		}
-	}
-	for _, k := range h.Keys {
-		dg, err1 := got.Deleted(ctx, k)
-		dw, err2 := want.Deleted(ctx, k)
-		if err1 != nil || err2 != nil || dg != dw {
-			t.Errorf("Deleted(%s) = %v, %v; in order: %v, %v", k, dg, err1, dw, err2)
-		}
-	}
+	SameState(t, got, want, h.Keys)
 	events := 0
 	for f := (clerksync.EventFilter{Limit: 500}); ; {
 		page, err := got.Events(ctx, f)
@@ -343,6 +324,33 @@ func ConvergeOrgs(t *testing.T, stores []clerksync.Store, inOrder clerksync.Stor
 	}
 	if fs, ok := got.(clerksync.FeedStore); ok {
 		CheckFeedMatchesTables(t, got, AllChanges(t, fs, 0))
+	}
+}
+
+// SameState fails t unless got holds what want holds: the same live rows in every
+// table (Clerk's columns), and the same tombstones of keys.
+func SameState(t *testing.T, got, want clerksync.Store, keys []clerksync.ObjectKey) {
+	t.Helper()
+	ctx := context.Background()
+	for _, k := range clerksync.Kinds {
+		g, w := allObjects(t, got, k), allObjects(t, want, k)
+		for id, wo := range w {
+			if diff := ObjectDiff(wo, g[id]); diff != "" {
+				t.Errorf("%s %s differs from in-order application (-want +got):\n%s", k, id, diff)
+			}
+		}
+		for id := range g {
+			if w[id] == nil {
+				t.Errorf("%s %s is live, but not after in-order application", k, id)
+			}
+		}
+	}
+	for _, k := range keys {
+		dg, err1 := got.Deleted(ctx, k)
+		dw, err2 := want.Deleted(ctx, k)
+		if err1 != nil || err2 != nil || dg != dw {
+			t.Errorf("Deleted(%s) = %v, %v; in order: %v, %v", k, dg, err1, dw, err2)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,7 @@ func Run(t *testing.T, open Opener) {
 		{"Profiles", testProfiles},
 		{"ProfileNotFound", testProfileNotFound},
 		{"Poison", testPoison},
+		{"TimestampRange", testTimestampRange},
 		{"CancelledContext", testCancelledContext},
 		{"EmptyBatch", testEmptyBatch},
 		{"Ping", testPing},
@@ -839,6 +841,49 @@ func testProfileNotFound(t *testing.T, open Opener) {
 	s := open(t, NewClock(Epoch).Now)
 	wantNoProfile(t, s, "user_nobody")
 	wantDeleted(t, s, "user_nobody", false)
+}
+
+// testTimestampRange: a version stamped outside Clerk's range (far in the future,
+// before 1900, or before the epoch for created_at and updated_at) is a dead letter on
+// every store. It never freezes the object: the next real version still applies. A
+// timestamp just inside the range is kept to the millisecond.
+func testTimestampRange(t *testing.T, open Opener) {
+	s := open(t, NewClock(Epoch).Now)
+	p := NewProfile("user_time", start)
+	org := NewOrganization("org_time", start, start)
+	MustApply(t, s, Upsert("msg_t0", p), Event("msg_o0", "organization.created", org))
+
+	future := *p
+	future.UpdatedAt = clerksync.MaxTimestamp + 1
+	signIn := *NewProfile(p.UserID, start+1)
+	signIn.LastSignInAt = clerksync.MaxTimestamp
+	old := *NewProfile(p.UserID, start+2)
+	old.LastActiveAt = clerksync.MinTimestamp - 1
+	preEpoch := *NewProfile("user_pre", -1000)
+	orgFuture := *NewOrganization(org.OrgID, start, start+1)
+	orgFuture.CreatedAt = clerksync.MaxTimestamp + 86_400_000
+	changes := []clerksync.Change{
+		Upsert("msg_t1", &future), Upsert("msg_t2", &signIn), Upsert("msg_t3", &old), Upsert("msg_t4", &preEpoch),
+		Event("msg_o1", "organization.updated", &orgFuture),
+	}
+	for i, r := range MustApply(t, s, changes...) {
+		if r.Outcome != clerksync.OutcomeDeadLetter || !strings.Contains(r.Error, "range") && !strings.Contains(r.Error, "no ") {
+			t.Errorf("%s: %+v; want a dead letter naming the timestamp", changes[i].EventID, r)
+		}
+	}
+	wantProfile(t, s, p)
+	wantObject(t, s, org)
+	wantNoProfile(t, s, "user_pre")
+
+	// Not frozen: the next real version applies, and the edges of the range are kept.
+	next := NewProfile(p.UserID, start+10)
+	next.LastSignInAt = clerksync.MaxTimestamp - 1
+	next.LastActiveAt = clerksync.MinTimestamp
+	orgNext := NewOrganization(org.OrgID, start, start+10)
+	wantResults(t, MustApply(t, s, Upsert("msg_t5", next), Event("msg_o2", "organization.updated", orgNext)),
+		applied(clerksync.ActionUpdated), applied(clerksync.ActionUpdated))
+	wantProfile(t, s, next)
+	wantObject(t, s, orgNext)
 }
 
 func testPoison(t *testing.T, open Opener) {

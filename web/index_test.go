@@ -41,7 +41,7 @@ func TestIndex(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 	}
-	routes := []string{"/api/webhooks/clerk", "/api/clerk-webhook", "/healthz", "/readyz", "/metrics", "/profile", "/profile/sign-out", "/api/profile", "/api/profile/sync", "/profile-sync.js"}
+	routes := []string{"/api/webhooks/clerk", "/api/clerk-webhook", "/healthz", "/readyz", "/metrics", "/api/changes", "/profile", "/profile/sign-out", "/api/profile", "/api/profile/sync", "/profile-sync.js"}
 
 	t.Run("Page", func(t *testing.T) {
 		status, ctype, body := get("/", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")

@@ -225,12 +225,16 @@ func (h *profileHandler) handleGetProfile(w http.ResponseWriter, r *http.Request
 		return
 	}
 	p, _, err := h.ensure(r.Context(), claims.Subject)
+	var answer *profileJSON
+	if err == nil {
+		answer, err = h.profileAnswer(r.Context(), p, claims)
+	}
 	if err != nil {
 		status, e := h.apiErrorFor(claims.Subject, err)
 		writeAPIError(w, status, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, newProfileJSON(p))
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // syncAnswer is the answer of POST /api/profile/sync.
@@ -271,7 +275,13 @@ func (h *profileHandler) handleSync(w http.ResponseWriter, r *http.Request) {
 		p, err := h.store.Profile(r.Context(), claims.Subject)
 		switch {
 		case err == nil && h.now().Sub(p.SyncedAt) < maxAge:
-			writeJSON(w, http.StatusOK, syncAnswer{Status: "fresh", Changes: []change{}, Profile: newProfileJSON(p)})
+			answer, err := h.profileAnswer(r.Context(), p, claims)
+			if err != nil {
+				status, e := h.apiErrorFor(claims.Subject, err)
+				writeAPIError(w, status, e)
+				return
+			}
+			writeJSON(w, http.StatusOK, syncAnswer{Status: "fresh", Changes: []change{}, Profile: answer})
 			return
 		case err != nil && clerksync.ErrorCode(err) != clerksync.ENOTFOUND:
 			status, e := h.apiErrorFor(claims.Subject, fmt.Errorf("read profile: %w", err))
@@ -279,13 +289,13 @@ func (h *profileHandler) handleSync(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	us, err := h.sync(r.Context(), claims.Subject)
+	a, err := h.syncAnswer(r.Context(), claims)
 	if err != nil {
 		status, e := h.apiErrorFor(claims.Subject, err)
 		writeAPIError(w, status, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, newSyncAnswer(us))
+	writeJSON(w, http.StatusOK, a)
 }
 
 // newSyncAnswer describes a sync that left a row (the caller handles a gone user).

@@ -34,6 +34,9 @@ type profileJSON struct {
 	LastSignInAt   *int64          `json:"last_sign_in_at"`
 	SyncedAt       time.Time       `json:"synced_at"`
 	SyncSource     string          `json:"sync_source"`
+	// Organizations are the user's memberships with their organizations (see
+	// profile_orgs.go); set by the handler, which reads them.
+	Organizations []organizationJSON `json:"organizations"`
 }
 
 func newProfileJSON(p *clerksync.Profile) *profileJSON {

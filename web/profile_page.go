@@ -95,6 +95,8 @@ type profileView struct {
 	Source         string
 	SourceLabel    string
 	Changed        map[string]bool
+	// Orgs is the Organizations section.
+	Orgs *orgsView
 }
 
 // newProfileView prepares p for the page, as seen at now.
@@ -362,6 +364,9 @@ func (h *profileHandler) handlePage(w http.ResponseWriter, r *http.Request) {
 			d.Notice = &notice{Kind: "error", Title: "Not synced yet.", Text: sentence(e.Message)}
 		}
 	}
+	if d.Profile != nil {
+		d.Profile.Orgs = h.pageOrganizations(r.Context(), claims)
+	}
 	h.render(w, http.StatusOK, h.views.profile, d)
 }
 
@@ -381,10 +386,9 @@ func (h *profileHandler) handlePageSync(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	fl := &notice{}
-	us, err := h.sync(r.Context(), claims.Subject)
+	a, err := h.syncAnswer(r.Context(), claims)
 	switch {
 	case err == nil:
-		a := newSyncAnswer(us)
 		fl.Kind, fl.Title, fl.Text = describeSync(a)
 		for _, c := range a.Changes {
 			fl.Changed = append(fl.Changed, c.Field)

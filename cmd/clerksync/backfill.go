@@ -13,12 +13,15 @@ import (
 	"github.com/clerksync/clerksync/pull"
 )
 
-// BackfillCommand imports every Clerk user through the Backend API, and with --prune
-// deletes the local users Clerk no longer has.
+// BackfillCommand imports every Clerk user, role, permission, organization,
+// membership and invitation through the Backend API, and with --prune deletes the
+// local users, organizations and memberships Clerk no longer has.
 type BackfillCommand struct {
 	*Main
 
 	pullFlags
+	only          string
+	kinds         []clerksync.Kind
 	pageSize      int
 	prune         bool
 	pruneMax      int
@@ -29,15 +32,19 @@ type BackfillCommand struct {
 // ParseFlags reads the command's flags and environment and checks them.
 func (c *BackfillCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("backfill [flags]",
-		"Import every Clerk user through the Backend API (users who signed up before the webhook existed, or whose\n"+
-			"webhooks were missed), through the same rules as webhooks: a newer stored version is kept, a deleted user\n"+
-			"stays deleted. Safe beside a running server, safe to interrupt (Ctrl-C) and to run again.\n"+
+		"Import every Clerk user, role, permission, organization, membership and invitation through the Backend API\n"+
+			"(what existed before the webhook, or whose webhooks were missed), through the same rules as webhooks: a\n"+
+			"newer stored version is kept, a deleted object stays deleted. Safe beside a running server, safe to\n"+
+			"interrupt (Ctrl-C) and to run again.\n"+
 			"Needs CLERK_SECRET_KEY (and CLERK_API_URL for another address than "+clerkapi.DefaultBaseURL+").", c.Stderr)
 	c.pullFlags.register(fs, c.Getenv)
-	fs.IntVar(&c.pageSize, "limit-per-page", pull.DefaultPageSize, "users per request, 1 to 500")
+	fs.StringVar(&c.only, "only", "", "what to import, comma-separated: "+strings.Join(pull.KindNames, ",")+
+		" (default: everything; organizations alone brings their memberships and invitations, unless memberships or invitations are named too)")
+	fs.IntVar(&c.pageSize, "limit-per-page", pull.DefaultPageSize, "objects per request, 1 to 500")
 	fs.IntVar(&c.clerk.rateLimit, "rate-limit", 0, rateLimitUsage)
-	fs.BoolVar(&c.prune, "prune", false, "then delete local users Clerk no longer has: each is checked with Clerk first and deleted only on a 404")
-	fs.IntVar(&c.pruneMax, "prune-max", 0, fmt.Sprintf("most users --prune may delete (0: %d%% of the local users, at least %d; -1: no limit); more deletes nothing, as it usually means the secret key of another instance",
+	fs.BoolVar(&c.prune, "prune", false, "then delete what Clerk no longer has: a user or an organization only when Clerk answers 404 for it, "+
+		"a membership when the complete listing of its organization lacks it")
+	fs.IntVar(&c.pruneMax, "prune-max", 0, fmt.Sprintf("most objects of each kind --prune may delete (0: %d%% of the local ones, at least %d; -1: no limit); more deletes nothing, as it usually means the secret key of another instance",
 		pull.DefaultPruneShare, pull.DefaultPruneFloor))
 	fs.BoolVar(&c.dryRun, "dry-run", false, "read everything from Clerk and report what would change, changing nothing")
 	fs.DurationVar(&c.progressEvery, "progress-every", 10*time.Second, "time between progress lines when stderr is not a terminal")
@@ -54,6 +61,11 @@ func (c *BackfillCommand) ParseFlags(args []string) error {
 	if c.pruneMax < -1 {
 		return usagef("--prune-max %d: use a number of users, 0 for the default or -1 for no limit", c.pruneMax)
 	}
+	kinds, err := pull.ParseKinds(c.only)
+	if err != nil {
+		return usagef("--only: %v", err)
+	}
+	c.kinds = kinds
 	return nil
 }
 
@@ -78,6 +90,7 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 		Prune:    c.prune,
 		PruneMax: c.pruneMax,
 		DryRun:   c.dryRun,
+		Kinds:    c.kinds,
 		Progress: bar.update,
 	})
 	bar.clear()
@@ -95,18 +108,99 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 	return fmt.Errorf("backfill: %w", err)
 }
 
-// summary prints what rep says was done in took.
+// summary prints what rep says was done in took: the users' counts, and a table of
+// every kind when more than users were read.
 func (c *BackfillCommand) summary(w io.Writer, rep *pull.BackfillReport, took time.Duration, counts *requestCounts, err error) {
 	run := rep.Run
-	verb := map[clerksync.RunStatus]string{
-		clerksync.RunSucceeded:   "done",
-		clerksync.RunFailed:      "failed",
-		clerksync.RunInterrupted: "interrupted",
-	}[run.Status]
+	verb := statusWord[run.Status]
 	if rep.DryRun {
 		verb = "dry run " + verb + ": nothing was changed"
 	}
-	n := run.Counts
+	would := ""
+	if rep.DryRun {
+		would = "would be "
+	}
+	if usersOnly(rep) {
+		c.userSummary(w, rep, verb, would, took)
+	} else {
+		kindSummary(w, rep, verb, took)
+	}
+	if rep.OrganizationsDisabled {
+		fmt.Fprintln(w, "Organizations: the feature is off in this Clerk instance, so there were none to import")
+	}
+	if p := rep.Prune; p != nil {
+		if ur := rep.Kinds[clerksync.KindUser]; ur != nil {
+			fmt.Fprintf(w, "Prune %s: %s local users created before the scan were not in Clerk's listing; %s checked with Clerk, %s %sdeleted (Clerk answered 404)",
+				statusWord[p.Status], commas(int64(rep.PruneCandidates)), commas(ur.Prune.Seen), commas(int64(len(rep.Gone))), would)
+			if still := ur.Prune.Created + ur.Prune.Updated + ur.Prune.Unchanged + ur.Prune.Stale; still > 0 {
+				fmt.Fprintf(w, ", %s still in Clerk (applied)", commas(still))
+			}
+			fmt.Fprintln(w)
+		}
+		if kr := rep.Kinds[clerksync.KindOrganization]; kr != nil && kr.PruneCandidates > 0 {
+			fmt.Fprintf(w, "Prune organizations: %s local organizations created before the scan were not in Clerk's listing; %s checked with Clerk, %s %sdeleted with their memberships and invitations (Clerk answered 404)",
+				commas(int64(kr.PruneCandidates)), commas(kr.Prune.Seen), commas(int64(len(kr.Gone))), would)
+			if still := kr.Prune.Created + kr.Prune.Updated + kr.Prune.Unchanged + kr.Prune.Stale; still > 0 {
+				fmt.Fprintf(w, ", %s still in Clerk (applied)", commas(still))
+			}
+			fmt.Fprintln(w)
+		}
+		if kr := rep.Kinds[clerksync.KindMembership]; kr != nil && kr.PruneCandidates > 0 {
+			fmt.Fprintf(w, "Prune memberships: %s %sdeleted: the complete listings of their organizations lacked them\n",
+				commas(int64(len(kr.Gone))), would)
+		}
+		if rep.DryRun {
+			for _, id := range rep.Gone {
+				fmt.Fprintln(w, "  would delete", id)
+			}
+			for _, k := range []clerksync.Kind{clerksync.KindOrganization, clerksync.KindMembership} {
+				if kr := rep.Kinds[k]; kr != nil {
+					for _, id := range kr.Gone {
+						fmt.Fprintln(w, "  would delete", id)
+					}
+				}
+			}
+		}
+	} else if c.prune && err != nil && !errors.Is(err, pull.ErrPruneRefused) {
+		fmt.Fprintln(w, "Prune skipped: it runs only after a complete listing, so nothing was deleted")
+	}
+	fmt.Fprintf(w, "Clerk API: %s requests", commas(int64(counts.total())))
+	if limited := counts.get("429"); limited > 0 {
+		fmt.Fprintf(w, ", %s answered 429 (rate limited)", commas(int64(limited)))
+	}
+	fmt.Fprintf(w, " (%s)\n", counts)
+	switch {
+	case rep.DryRun:
+	case run.ID != 0:
+		fmt.Fprintf(w, "Recorded as run %d (%s) in clerksync_sync_runs, with the totals of every kind.\n", run.ID, run.Status)
+	}
+	if run.Status == clerksync.RunInterrupted {
+		fmt.Fprintln(w, "Run clerksync backfill again to finish: what is already stored is left unchanged.")
+	}
+}
+
+var statusWord = map[clerksync.RunStatus]string{
+	clerksync.RunSucceeded:   "done",
+	clerksync.RunFailed:      "failed",
+	clerksync.RunInterrupted: "interrupted",
+}
+
+// usersOnly reports whether the backfill read nothing but users.
+func usersOnly(rep *pull.BackfillReport) bool {
+	if _, ok := rep.Kinds[clerksync.KindUser]; !ok && len(rep.Kinds) > 0 {
+		return false
+	}
+	for k, kr := range rep.Kinds {
+		if k != clerksync.KindUser && kr.Counts.Seen > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// userSummary prints the counts of a backfill that read users only.
+func (c *BackfillCommand) userSummary(w io.Writer, rep *pull.BackfillReport, verb, would string, took time.Duration) {
+	n := rep.Run.Counts
 	rate := ""
 	if s := took.Seconds(); s > 0 && n.Seen > 0 {
 		rate = fmt.Sprintf(" (%s users/s)", commas(int64(float64(n.Seen)/s)))
@@ -116,10 +210,6 @@ func (c *BackfillCommand) summary(w io.Writer, rep *pull.BackfillReport, took ti
 		of = " of " + commas(int64(rep.Total))
 	}
 	fmt.Fprintf(w, "Backfill %s: %s%s users read from Clerk in %s%s\n", verb, commas(n.Seen), of, roundDuration(took), rate)
-	would := ""
-	if rep.DryRun {
-		would = "would be "
-	}
 	rows := []struct {
 		label string
 		n     int64
@@ -142,33 +232,50 @@ func (c *BackfillCommand) summary(w io.Writer, rep *pull.BackfillReport, took ti
 		}
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
-	if p := rep.Prune; p != nil {
-		fmt.Fprintf(w, "Prune %s: %s local users created before the scan were not in Clerk's listing; %s checked with Clerk, %s %sdeleted (Clerk answered 404)",
-			map[clerksync.RunStatus]string{clerksync.RunSucceeded: "done", clerksync.RunFailed: "failed", clerksync.RunInterrupted: "interrupted"}[p.Status],
-			commas(int64(rep.PruneCandidates)), commas(p.Counts.Seen), commas(int64(len(rep.Gone))), would)
-		if still := p.Counts.Created + p.Counts.Updated + p.Counts.Unchanged + p.Counts.Stale; still > 0 {
-			fmt.Fprintf(w, ", %s still in Clerk (applied)", commas(still))
+}
+
+// kindOrder is the order of the summary's table: the order a backfill reads them.
+var kindOrder = []clerksync.Kind{clerksync.KindUser, clerksync.KindRole, clerksync.KindPermission,
+	clerksync.KindOrganization, clerksync.KindMembership, clerksync.KindInvitation}
+
+// kindPlural returns the plural of kind's name, as the summary and progress show it.
+func kindPlural(k clerksync.Kind) string {
+	if !k.Valid() {
+		return "objects"
+	}
+	return k.String() + "s"
+}
+
+// kindSummary prints a table of what a backfill did to each kind of object.
+func kindSummary(w io.Writer, rep *pull.BackfillReport, verb string, took time.Duration) {
+	n := rep.Run.Counts
+	rate := ""
+	if s := took.Seconds(); s > 0 && n.Seen > 0 {
+		rate = fmt.Sprintf(" (%s objects/s)", commas(int64(float64(n.Seen)/s)))
+	}
+	fmt.Fprintf(w, "Backfill %s: %s objects read from Clerk in %s%s\n", verb, commas(n.Seen), roundDuration(took), rate)
+	const row = "  %-13s %18s %9s %9s %9s %7s %7s %7s\n"
+	fmt.Fprintf(w, row, "", "read", "created", "updated", "unchanged", "stale", "skipped", "invalid")
+	for _, k := range kindOrder {
+		kr := rep.Kinds[k]
+		if kr == nil {
+			continue
 		}
-		fmt.Fprintln(w)
-		if rep.DryRun {
-			for _, id := range rep.Gone {
-				fmt.Fprintln(w, "  would delete", id)
-			}
+		c := kr.Counts
+		read := commas(c.Seen)
+		if kr.Total >= 0 {
+			read += " of " + commas(int64(kr.Total))
 		}
-	} else if c.prune && err != nil && !errors.Is(err, pull.ErrPruneRefused) {
-		fmt.Fprintln(w, "Prune skipped: it runs only after a complete listing, so nothing was deleted")
+		fmt.Fprintf(w, row, kindPlural(k), read, commas(c.Created), commas(c.Updated),
+			commas(c.Unchanged), commas(c.Stale), commas(c.Skipped), commas(c.Invalid))
 	}
-	fmt.Fprintf(w, "Clerk API: %s requests", commas(int64(counts.total())))
-	if limited := counts.get("429"); limited > 0 {
-		fmt.Fprintf(w, ", %s answered 429 (rate limited)", commas(int64(limited)))
+	if n.Stale > 0 {
+		fmt.Fprintln(w, "  stale: the stored version is newer (a webhook got there first)")
 	}
-	fmt.Fprintf(w, " (%s)\n", counts)
-	switch {
-	case rep.DryRun:
-	case run.ID != 0:
-		fmt.Fprintf(w, "Recorded as run %d (%s) in clerksync_sync_runs.\n", run.ID, run.Status)
+	if n.Skipped > 0 {
+		fmt.Fprintln(w, "  skipped: deleted (a tombstone keeps them out), or superseded by a newer membership")
 	}
-	if run.Status == clerksync.RunInterrupted {
-		fmt.Fprintln(w, "Run clerksync backfill again to finish: users already stored are left unchanged.")
+	if n.Invalid > 0 {
+		fmt.Fprintln(w, "  invalid: could not be decoded or stored; see the warnings")
 	}
 }

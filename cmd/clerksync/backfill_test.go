@@ -134,7 +134,9 @@ func TestBackfillCommand(t *testing.T) {
 	for _, want := range []string{
 		"Backfill done: 1,200 of 1,200 users read from Clerk",
 		"created           1,200",
-		"Clerk API: 4 requests (200: 4)", // the count and three pages
+		// The count and three pages of users, and the empty lists of roles,
+		// permissions and organizations.
+		"Clerk API: 7 requests (200: 7)",
 		"Recorded as run 1 (succeeded)",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -383,5 +385,124 @@ func profileIDs(tb testing.TB, db clerksync.Store) []string {
 			return ids
 		}
 		after = page[len(page)-1].UserID
+	}
+}
+
+// TestBackfillCommand_Organizations imports organizations with their memberships and
+// invitations, prints counts per kind, chooses kinds with --only and prunes what
+// Clerk deleted.
+func TestBackfillCommand_Organizations(t *testing.T) {
+	t.Parallel()
+	f := startFakeClerk(t)
+	if err := f.Seed(30); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SeedOrganizations(10, 60); err != nil {
+		t.Fatal(err)
+	}
+	orgs := f.Organizations()
+	if _, err := f.Invite(orgs[0].ID, "new@example.com", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := migratedDB(t)
+	env := f.env(dbPath)
+	env["LOG_LEVEL"] = "info"
+
+	code, stdout, stderr := runMain(t, env, nil, "backfill", "--progress-every", "0", "--limit-per-page", "4", "--rate-limit", "-1")
+	if code != 0 {
+		t.Fatalf("backfill exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "Backfill done: 109 objects read from Clerk") {
+		t.Fatalf("summary:\n%s", stdout)
+	}
+	// Each kind's row: read, created, updated, unchanged, stale, skipped, invalid.
+	for kind, want := range map[string]string{
+		"users":         "30 of 30 30 0 0 0 0 0",
+		"roles":         "2 of 2 2 0 0 0 0 0",
+		"permissions":   "6 of 6 6 0 0 0 0 0",
+		"organizations": "10 of 10 10 0 0 0 0 0",
+		"memberships":   "60 60 0 0 0 0 0",
+		"invitations":   "1 1 0 0 0 0 0",
+	} {
+		if got := tableRow(stdout, kind); got != want {
+			t.Fatalf("row of %s = %q, want %q:\n%s", kind, got, want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "kind=organizations") || !strings.Contains(stderr, "memberships=60") {
+		t.Fatalf("no progress line for organizations with their memberships:\n%s", stderr)
+	}
+	db := openDB(t, dbPath)
+	if run := lastRun(t, db, clerksync.RunBackfill); run.Counts.Seen != 109 || run.Counts.Created != 109 {
+		t.Fatalf("recorded run = %+v, want the totals of every kind", run)
+	}
+
+	// --only users reads no organization.
+	f.ResetCounters()
+	code, stdout, stderr = runMain(t, env, nil, "backfill", "--only", "users", "--rate-limit", "-1")
+	if code != 0 || f.Requests("GET /v1/organizations") != 0 || !strings.Contains(stdout, "30 of 30 users read") {
+		t.Fatalf("--only users: exit %d, %d organization requests\n%s\n%s", code, f.Requests("GET /v1/organizations"), stdout, stderr)
+	}
+	code, _, stderr = runMain(t, env, nil, "backfill", "--only", "users,teams")
+	if code != 2 || !strings.Contains(stderr, `"teams" is not a kind of object`) {
+		t.Fatalf("--only teams: exit %d, %s", code, stderr)
+	}
+
+	// Clerk deletes an organization and removes a member unseen: --prune deletes both.
+	gone := orgs[2].ID
+	if err := f.DeleteOrganization(gone); err != nil {
+		t.Fatal(err)
+	}
+	removed := f.Memberships(orgs[4].ID)[0]
+	if _, err := f.RemoveMember(orgs[4].ID, removed.PublicUserData.UserID); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runMain(t, env, nil, "backfill", "--prune", "--dry-run", "--only", "organizations", "--rate-limit", "-1")
+	if code != 0 || !strings.Contains(stdout, "would delete "+gone) || !strings.Contains(stdout, "would delete "+removed.ID) {
+		t.Fatalf("dry run of the prune: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runMain(t, env, nil, "backfill", "--prune", "--only", "organizations", "--rate-limit", "-1")
+	if code != 0 {
+		t.Fatalf("prune exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"Prune organizations: 1 local organizations created before the scan were not in Clerk's listing; 1 checked with Clerk, 1 deleted",
+		"Prune memberships: 1 deleted",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Fatalf("prune summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, k := range []clerksync.ObjectKey{{Kind: clerksync.KindOrganization, ID: gone}, {Kind: clerksync.KindMembership, ID: removed.ID}} {
+		if d, err := db.Deleted(context.Background(), k); err != nil || !d {
+			t.Fatalf("Deleted(%s) = %v, %v", k, d, err)
+		}
+	}
+}
+
+// tableRow returns the cells of the summary's row of kind, separated by one space.
+func tableRow(out, kind string) string {
+	for _, line := range strings.Split(out, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 0 && fields[0] == kind {
+			return strings.Join(fields[1:], " ")
+		}
+	}
+	return ""
+}
+
+func TestBackfillCommand_OrganizationsNotEnabled(t *testing.T) {
+	t.Parallel()
+	f := startFakeClerk(t, clerkfake.WithoutOrganizations())
+	if err := f.Seed(5); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runMain(t, f.env(migratedDB(t)), nil, "backfill", "--prune", "--rate-limit", "-1")
+	if code != 0 {
+		t.Fatalf("backfill exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"5 of 5 users read", "Organizations: the feature is off in this Clerk instance"} {
+		if !strings.Contains(stdout, want) {
+			t.Fatalf("summary lacks %q:\n%s", want, stdout)
+		}
 	}
 }

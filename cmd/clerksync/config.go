@@ -41,7 +41,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "LOG_LEVEL", "info"), "log level: debug, info, warn, error (env LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
 	fs.StringVar(&c.Schema, "schema", envOr(getenv, "DATABASE_SCHEMA", "public"), "PostgreSQL schema for clerksync's tables (env DATABASE_SCHEMA)")
-	fs.BoolVar(&c.Supabase, "supabase", envBool(getenv, "SUPABASE"), "PostgreSQL: enable row level security on profiles so a signed-in user can read their own row (env SUPABASE=1)")
+	fs.BoolVar(&c.Supabase, "supabase", envBool(getenv, "SUPABASE"), "PostgreSQL: enable row level security so a signed-in user can read their own profile, and the organizations and memberships of organizations they belong to (env SUPABASE=1)")
 	fs.StringVar(&c.OnDelete, "on-delete", envOr(getenv, "CLERKSYNC_ON_DELETE", string(clerksync.DeleteHard)),
 		"what a deletion does to a row: hard removes it; soft keeps it with deleted_at set and its personal columns cleared (env CLERKSYNC_ON_DELETE)")
 }

@@ -207,8 +207,30 @@ func exposedMetrics(tb testing.TB) (metricSet, *testServer) {
 	tb.Helper()
 	set := make(metricSet)
 
-	s := MustRunServe(tb, nil, "--max-body-bytes", "65536")
+	// The changes feed goes to an application that acknowledges it and one that fails.
+	app := func(status int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
+		tb.Cleanup(srv.Close)
+		return srv.URL
+	}
+	s := runServe(tb, map[string]string{"CLERK_WEBHOOK_SECRET": testSecret, "LOG_LEVEL": "debug"},
+		map[string]string{"CLERKSYNC_FORWARD_URL": app(http.StatusNoContent) + "," + app(http.StatusServiceUnavailable), "CLERKSYNC_FORWARD_SECRET": testSecret},
+		[]string{"--max-body-bytes", "65536"}, nil)
 	s.send(tb, "msg_metrics_applied", "user.created", user("user_2metricsdriftAAAAAAAAAAAAA", "Ada", time.UnixMilli(1_700_000_001_000)))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(s.URL + "/metrics")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		text, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if bytes.Contains(text, []byte(`result="ok"`)) && bytes.Contains(text, []byte(`result="failed"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no forwarded change acknowledged and refused after 10s:\n%s", text)
+		}
+	}
 	undecodable := []byte(`{"type":"user.updated","data":{"id":42}}`)
 	deliver(tb, s.URL, "/api/webhooks/clerk", testSecret, "msg_metrics_dead", time.Now(), undecodable)
 	deliver(tb, s.URL, "/api/webhooks/clerk", "whsec_"+"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "msg_metrics_401", time.Now(), undecodable)
@@ -270,6 +292,15 @@ func exposedMetrics(tb testing.TB) (metricSet, *testServer) {
 		if resp, err := rt.RoundTrip(mustReq(tb, http.MethodGet, target)); err == nil {
 			resp.Body.Close()
 		}
+	}
+	set.add(tb, scrape(tb, m.Handler()))
+
+	// Repairs: what a reconcile or poll applied, of every kind and action.
+	m = metrics.New()
+	for _, k := range clerksync.Kinds {
+		changes := []clerksync.Change{{Op: clerksync.OpUpsert, Kind: k, Source: clerksync.SourceBackfill}, {Op: clerksync.OpUpsert, Kind: k, Source: clerksync.SourceBackfill}, {Op: clerksync.OpDelete, Kind: k, Source: clerksync.SourceBackfill}}
+		results := []clerksync.Result{{Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionCreated}, {Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionUpdated}, {Outcome: clerksync.OutcomeApplied, Action: clerksync.ActionDeleted}}
+		m.ObserveApplied(changes, results)
 	}
 	set.add(tb, scrape(tb, m.Handler()))
 	return set, s

@@ -48,7 +48,7 @@ type DevCommand struct {
 // ParseFlags reads the command's flags and refuses production keys.
 func (c *DevCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("dev [flags]", "Run clerksync against a built-in Clerk emulator, with a development sign-in, "+
-		"fake users and webhooks sent for every change you make: the whole flow on this machine. Development only.", c.Stderr)
+		"fake users and organizations, and webhooks sent for every change you make: the whole flow on this machine. Development only.", c.Stderr)
 	addr := "127.0.0.1:3000"
 	if p := strings.TrimSpace(c.Getenv("PORT")); p != "" && !strings.Contains(p, ":") {
 		addr = "127.0.0.1:" + p
@@ -161,6 +161,8 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 		"CLERK_API_URL":            c.emu.APIURL(),
 		"CLERK_AUTHORIZED_PARTIES": strings.Join(parties, ","),
 		"CLERK_SIGN_IN_URL":        devemu.SignInPath,
+		"CLERKSYNC_FORWARD_URL":    c.emu.ChangesURL(), // the emulator's receiver (devemu/changes.go)
+		"CLERKSYNC_FORWARD_SECRET": c.emu.ChangesSecret(),
 		"LOG_LEVEL":                c.logLevel,
 		"LOG_FORMAT":               c.logFormat,
 	}
@@ -201,6 +203,7 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
     Profile page   %[1]s/profile
     Drop-in        <script src="%[1]s/profile-sync.js" async></script>
     Webhooks       POST %[1]s/api/webhooks/clerk (secret generated for this run)
+    Changes feed   %[1]s/dev/changes (forwarded to the emulator's receiver)
     Database       %[2]s
 
   Press Ctrl+C to stop.

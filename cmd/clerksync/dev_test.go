@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -301,5 +302,59 @@ func TestDev_SignOut(t *testing.T) {
 	}
 	if status, body := get(t, b, c.URL()+"/profile"); status != http.StatusUnauthorized || strings.Contains(body, "Ada Lovelace") {
 		t.Fatalf("/profile after sign-out = %d:\n%s", status, body)
+	}
+}
+
+// TestDev_Organizations: the seeded organization reaches clerksync by webhook; a change
+// made in the emulator without a webhook is in the emulated Backend API, where a sync
+// of the organization finds it.
+func TestDev_Organizations(t *testing.T) {
+	t.Parallel()
+	dbPath := filepath.Join(t.TempDir(), "dev.db")
+	c := MustRunDev(t, nil, "--database-url", "sqlite:"+dbPath)
+	ctx := context.Background()
+	orgs := c.emu.Fake().Organizations()
+	if len(orgs) != 1 || orgs[0].Name != "Acme Inc" {
+		t.Fatalf("seeded organizations = %+v", orgs)
+	}
+	org := orgs[0]
+	count := func(kind clerksync.Kind) int {
+		t.Helper()
+		objs, err := c.serve.store.Objects(ctx, kind, clerksync.ObjectFilter{OrgID: org.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(objs)
+	}
+	if _, err := c.serve.store.Object(ctx, clerksync.ObjectKey{Kind: clerksync.KindOrganization, ID: org.ID}); err != nil {
+		t.Fatalf("the seeded organization is not stored: %v", err)
+	}
+	if m, i := count(clerksync.KindMembership), count(clerksync.KindInvitation); m != 2 || i != 1 {
+		t.Fatalf("stored %d memberships and %d invitations of Acme, want 2 and 1", m, i)
+	}
+
+	grace := seededUser(t, c, "Grace")
+	if _, err := c.emu.SetRole(org.ID, grace.ID, "org:admin", false); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := c.serve.store.Objects(ctx, clerksync.KindMembership, clerksync.ObjectFilter{OrgID: org.ID, UserID: grace.ID})
+	if err != nil || len(ms) != 1 || ms[0].(*clerksync.Membership).Role != "org:admin" {
+		t.Fatalf("Grace's membership after the role change = %+v, %v", ms, err)
+	}
+
+	// Removed without a webhook: clerksync still has the membership until a sync.
+	if _, err := c.emu.RemoveMember(org.ID, grace.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(clerksync.KindMembership); n != 2 {
+		t.Fatalf("%d memberships stored after a silent removal, want still 2", n)
+	}
+	env := map[string]string{"CLERK_SECRET_KEY": c.emu.SecretKey(), "CLERK_API_URL": c.emu.APIURL(), "DATABASE_URL": "sqlite:" + dbPath, "LOG_LEVEL": "warn"}
+	code, stdout, stderr := runMain(t, env, nil, "sync", org.ID)
+	if code != 0 || !strings.Contains(stdout, "1 removed") {
+		t.Fatalf("sync of the organization: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if n := count(clerksync.KindMembership); n != 1 {
+		t.Fatalf("%d memberships stored after the sync, want 1", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/storetest"
 )
 
 // The users of the seeded event log.
@@ -119,9 +120,10 @@ func (l *eventLog) event(tb testing.TB, id string) *clerksync.Event {
 
 // listed is what the tests compare of a --json line.
 type listed struct {
-	ID, Type, UserID, Outcome, Action string
-	Redacted                          bool
-	Attempts                          int
+	ID, Type, Kind, ObjectID, UserID string
+	Outcome, Action                  string
+	Redacted                         bool
+	Attempts                         int
 }
 
 func decodeLines(tb testing.TB, out string) []eventJSON {
@@ -167,19 +169,19 @@ func TestEvents_List(t *testing.T) {
 		out := l.mustRun(t, 0, nil, "events", "list", "--json")
 		var got []listed
 		for _, e := range decodeLines(t, out) {
-			got = append(got, listed{e.ID, e.Type, e.UserID, e.Outcome, e.Action, e.Redacted, e.Attempts})
+			got = append(got, listed{e.ID, e.Type, e.Kind, e.ObjectID, e.UserID, e.Outcome, e.Action, e.Redacted, e.Attempts})
 			if e.ReceivedAt.IsZero() || e.Body != nil {
 				t.Errorf("%s: received_at %v, body %q; want a time and no body", e.ID, e.ReceivedAt, e.Body)
 			}
 		}
 		want := []listed{
-			{"msg_07", "user.created", "", "dead_letter", "none", false, 1},
-			{"msg_06", "user.deleted", bobID, "applied", "deleted", true, 1},
-			{"msg_05", "user.created", bobID, "applied", "created", true, 1},
-			{"msg_04", "user.updated", "", "dead_letter", "none", false, 1},
-			{"msg_03", "session.created", sessionUserID, "ignored", "none", false, 1},
-			{"msg_02", "user.updated", adaID, "applied", "updated", false, 1},
-			{"msg_01", "user.created", adaID, "applied", "created", false, 1},
+			{"msg_07", "user.created", "", "", "", "dead_letter", "none", false, 1},
+			{"msg_06", "user.deleted", "user", bobID, bobID, "applied", "deleted", true, 1},
+			{"msg_05", "user.created", "user", bobID, bobID, "applied", "created", true, 1},
+			{"msg_04", "user.updated", "", "", "", "dead_letter", "none", false, 1},
+			{"msg_03", "session.created", "user", sessionUserID, sessionUserID, "ignored", "none", false, 1},
+			{"msg_02", "user.updated", "user", adaID, adaID, "applied", "updated", false, 1},
+			{"msg_01", "user.created", "user", adaID, adaID, "applied", "created", false, 1},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("events list --json (-want +got):\n%s", diff)
@@ -189,24 +191,26 @@ func TestEvents_List(t *testing.T) {
 	t.Run("Table", func(t *testing.T) {
 		out := l.mustRun(t, 0, nil, "events", "list")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if got, want := strings.Fields(lines[0]), []string{"RECEIVED", "(UTC)", "SVIX_ID", "TYPE", "USER", "OUTCOME", "ERROR"}; !cmp.Equal(got, want) {
+		if got, want := strings.Fields(lines[0]), []string{"RECEIVED", "(UTC)", "SVIX_ID", "TYPE", "OBJECT", "USER", "OUTCOME", "ERROR"}; !cmp.Equal(got, want) {
 			t.Fatalf("header = %q, want %q", got, want)
 		}
 		var order []string
 		outcome := map[string]string{}
+		object := map[string]string{}
 		errCol := map[string]string{}
 		for _, line := range lines[1:] {
 			// RECEIVED is a date and a time: the svix-id is the third field.
 			f := strings.Fields(line)
-			if len(f) < 7 {
+			if len(f) < 8 {
 				t.Fatalf("row %q has %d fields", line, len(f))
 			}
 			if _, err := time.Parse(time.DateTime, f[0]+" "+f[1]); err != nil {
 				t.Errorf("row %q: received %v", line, err)
 			}
 			order = append(order, f[2])
-			outcome[f[2]] = f[5]
-			errCol[f[2]] = strings.Join(f[6:], " ")
+			object[f[2]] = f[4]
+			outcome[f[2]] = f[6]
+			errCol[f[2]] = strings.Join(f[7:], " ")
 		}
 		if diff := cmp.Diff([]string{"msg_07", "msg_06", "msg_05", "msg_04", "msg_03", "msg_02", "msg_01"}, order); diff != "" {
 			t.Fatalf("rows (-want +got):\n%s", diff)
@@ -214,6 +218,11 @@ func TestEvents_List(t *testing.T) {
 		for id, want := range map[string]string{"msg_02": "applied/updated", "msg_06": "applied/deleted", "msg_03": "ignored", "msg_04": "dead_letter"} {
 			if got := outcome[id]; got != want {
 				t.Errorf("OUTCOME of %s = %q, want %q", id, got, want)
+			}
+		}
+		for id, want := range map[string]string{"msg_02": adaID, "msg_06": bobID, "msg_04": "-"} {
+			if got := object[id]; got != want {
+				t.Errorf("OBJECT of %s = %q, want %q", id, got, want)
 			}
 		}
 		if got := errCol["msg_02"]; got != "-" {
@@ -276,6 +285,115 @@ func TestEvents_List(t *testing.T) {
 		out := l.mustRun(t, 1, nil, "events", "list", "--before", "msg_gone")
 		if !strings.Contains(out, "no event msg_gone in the log (ids are kept for 30 days)") {
 			t.Fatalf("output = %q", out)
+		}
+	})
+}
+
+// TestEvents_ListByKind: entries record the kind and id of their object, and list
+// selects by them; a membership's entry is about the membership and its user.
+func TestEvents_ListByKind(t *testing.T) {
+	t.Parallel()
+	s := MustRunServe(t, nil)
+	const at = 1_700_000_000_000
+	org := storetest.NewOrganization("org_2eventsAcme", at, at)
+	for _, d := range []struct {
+		id, outcome, action string
+		change              clerksync.Change
+	}{
+		{"msg_k1", "applied", "created", storetest.Event("", "organization.created", org)},
+		{"msg_k2", "applied", "created", storetest.Event("", "organizationMembership.created",
+			storetest.NewMembership("orgmem_2eventsAda", org, adaID, "org:admin", at+1, at+1))},
+		{"msg_k3", "applied", "created", storetest.Event("", "organizationInvitation.created",
+			storetest.NewInvitation("orginv_2eventsBob", org.OrgID, "bob@example.com", "pending", "", at+2, at+2))},
+		{"msg_k4", "applied", "created", storetest.Event("", "role.created", storetest.NewRole("role_2eventsAdmin", "org:admin", at, at))},
+		{"msg_k5", "applied", "created", storetest.Event("", "permission.created", storetest.NewPermission("perm_2eventsRead", "org:posts:read", at, at))},
+		{"msg_k6", "applied", "deleted", storetest.DeleteEvent("", "organization.deleted", clerksync.ObjectKey{Kind: clerksync.KindOrganization, ID: org.OrgID}, at+10)},
+	} {
+		wantAnswer(t, deliver(t, s.URL, "/api/webhooks/clerk", testSecret, d.id, time.Now(), d.change.Body), 200, d.outcome, d.action)
+	}
+	wantAnswer(t, s.send(t, "msg_k7", "user.created", user(adaID, "Ada", time.UnixMilli(at))), 200, "applied", "created")
+	l := &eventLog{testServer: s, env: map[string]string{"DATABASE_URL": "sqlite:" + s.DBPath}}
+
+	t.Run("JSON", func(t *testing.T) {
+		var got []listed
+		for _, e := range decodeLines(t, l.mustRun(t, 0, nil, "events", "list", "--json")) {
+			got = append(got, listed{e.ID, e.Type, e.Kind, e.ObjectID, e.UserID, e.Outcome, e.Action, e.Redacted, e.Attempts})
+		}
+		want := []listed{
+			{"msg_k7", "user.created", "user", adaID, adaID, "applied", "created", false, 1},
+			{"msg_k6", "organization.deleted", "organization", "org_2eventsAcme", "", "applied", "deleted", false, 1},
+			{"msg_k5", "permission.created", "permission", "perm_2eventsRead", "", "applied", "created", false, 1},
+			{"msg_k4", "role.created", "role", "role_2eventsAdmin", "", "applied", "created", false, 1},
+			{"msg_k3", "organizationInvitation.created", "invitation", "orginv_2eventsBob", "", "applied", "created", false, 1},
+			{"msg_k2", "organizationMembership.created", "membership", "orgmem_2eventsAda", adaID, "applied", "created", false, 1},
+			{"msg_k1", "organization.created", "organization", "org_2eventsAcme", "", "applied", "created", false, 1},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("events list --json (-want +got):\n%s", diff)
+		}
+	})
+
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"Organization", []string{"--kind", "organization"}, []string{"msg_k6", "msg_k1"}},
+		{"TableName", []string{"--kind", "organizations"}, []string{"msg_k6", "msg_k1"}},
+		{"AnyCase", []string{"--kind", " Membership "}, []string{"msg_k2"}},
+		{"Invitation", []string{"--kind", "invitation"}, []string{"msg_k3"}},
+		{"Role", []string{"--kind", "role"}, []string{"msg_k4"}},
+		{"Permission", []string{"--kind", "permission"}, []string{"msg_k5"}},
+		{"User", []string{"--kind", "user"}, []string{"msg_k7"}},
+		{"ProfilesIsUser", []string{"--kind", "profiles"}, []string{"msg_k7"}},
+		{"Object", []string{"--object", "org_2eventsAcme"}, []string{"msg_k6", "msg_k1"}},
+		{"KindAndObject", []string{"--kind", "organization", "--object", "org_2eventsAcme", "--type", "organization.deleted"}, []string{"msg_k6"}},
+		// A membership's entries are about the membership and its user too.
+		{"UserAnyKind", []string{"--user", adaID}, []string{"msg_k7", "msg_k2"}},
+		{"UserAndKind", []string{"--user", adaID, "--kind", "membership"}, []string{"msg_k2"}},
+		{"ObjectOfAnotherKind", []string{"--kind", "membership", "--object", "org_2eventsAcme"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out := l.mustRun(t, 0, nil, append([]string{"events", "list", "--json"}, tt.args...)...)
+			if diff := cmp.Diff(tt.want, ids(decodeLines(t, out))); diff != "" {
+				t.Fatalf("events list %s (-want +got):\n%s", strings.Join(tt.args, " "), diff)
+			}
+		})
+	}
+
+	t.Run("Table", func(t *testing.T) {
+		out := l.mustRun(t, 0, nil, "events", "list", "--kind", "membership")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("want a header and one row:\n%s", out)
+		}
+		if got, want := strings.Fields(lines[1])[2:7], []string{"msg_k2", "organizationMembership.created", "orgmem_2eventsAda", adaID, "applied/created"}; !cmp.Equal(got, want) {
+			t.Fatalf("row = %q, want %q", got, want)
+		}
+		if out := l.mustRun(t, 0, nil, "events", "list", "--object", "org_nothing"); !strings.Contains(out, "No events match.") {
+			t.Fatalf("no match: %q", out)
+		}
+	})
+
+	t.Run("Show", func(t *testing.T) {
+		out := l.mustRun(t, 0, nil, "events", "show", "msg_k2")
+		for name, want := range map[string]string{"kind": "membership", "object": "orgmem_2eventsAda", "user": adaID} {
+			if got := field(t, out, name); got != want {
+				t.Errorf("%s = %q, want %q", name, got, want)
+			}
+		}
+		out = l.mustRun(t, 0, nil, "events", "show", "msg_k4", "--json")
+		e := decodeLines(t, out)
+		if len(e) != 1 || e[0].Kind != "role" || e[0].ObjectID != "role_2eventsAdmin" {
+			t.Fatalf("events show --json: %+v", e)
+		}
+	})
+
+	t.Run("BadKind", func(t *testing.T) {
+		out := l.mustRun(t, 2, nil, "events", "list", "--kind", "team")
+		if !strings.Contains(out, `--kind "team" is not a kind of object`) ||
+			!strings.Contains(out, "user, organization, membership, invitation, role, permission") {
+			t.Fatalf("output lacks the valid kinds:\n%s", out)
 		}
 	})
 }
@@ -386,8 +504,8 @@ func TestEvents_Replay(t *testing.T) {
 			t.Fatalf("profile after the replay = %+v", p)
 		}
 		e := l.event(t, "msg_07")
-		got := listed{e.ID, e.Type, e.UserID, e.Outcome.String(), e.Action.String(), e.Redacted, e.Attempts}
-		if diff := cmp.Diff(listed{"msg_07", "user.created", cleoID, "applied", "created", false, 2}, got); diff != "" {
+		got := listed{e.ID, e.Type, e.Kind.String(), e.ObjectID, e.UserID, e.Outcome.String(), e.Action.String(), e.Redacted, e.Attempts}
+		if diff := cmp.Diff(listed{"msg_07", "user.created", "user", cleoID, cleoID, "applied", "created", false, 2}, got); diff != "" {
 			t.Fatalf("entry after the replay (-want +got):\n%s", diff)
 		}
 		if e.Error != "" {

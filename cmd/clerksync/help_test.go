@@ -65,6 +65,11 @@ func commandPaths(t testing.TB) [][]string {
 	for _, sub := range section(stdout.String(), "Subcommands:") {
 		paths = append(paths, []string{"events", sub})
 	}
+	m, stdout, _ = testMain(nil)
+	(&ChangesCommand{Main: m}).usage(stdout)
+	for _, sub := range section(stdout.String(), "Subcommands:") {
+		paths = append(paths, []string{"changes", sub})
+	}
 	if len(paths) < 12 {
 		t.Fatalf("found only %d commands in the usage: %v", len(paths), paths)
 	}
@@ -122,7 +127,7 @@ func TestHelp_NeverPrintsSecrets(t *testing.T) {
 func TestHelp_FlagMistakeGoesToStderr(t *testing.T) {
 	t.Parallel()
 	for _, path := range commandPaths(t) {
-		if !takesFlags(path) || (len(path) == 1 && path[0] == "events") {
+		if !takesFlags(path) || (len(path) == 1 && (path[0] == "events" || path[0] == "changes")) {
 			continue
 		}
 		t.Run(strings.Join(path, "_"), func(t *testing.T) {

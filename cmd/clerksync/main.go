@@ -134,6 +134,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return (&SyncCommand{Main: m}).Run(ctx, rest)
 	case "events":
 		return (&EventsCommand{Main: m}).Run(ctx, rest)
+	case "changes":
+		return (&ChangesCommand{Main: m}).Run(ctx, rest)
+	case "receive":
+		return (&ReceiveCommand{Main: m}).Run(ctx, rest)
 	case "dev":
 		return (&DevCommand{Main: m}).Run(ctx, rest)
 	case "healthcheck":
@@ -162,6 +166,8 @@ Commands:
   backfill     import every Clerk user through the Backend API (--prune: delete those Clerk no longer has)
   sync         sync one user from the Clerk Backend API: clerksync sync USER_ID
   events       list, show, replay or prune the event log and its dead letters
+  changes      list or tail the changes feed: every change to the tables, in order
+  receive      an endpoint that verifies and prints forwarded changes (--new-secret: make a secret)
   dev          try the whole flow against a built-in Clerk emulator (development only)
   healthcheck  ask a running clerksync whether it is up (for a container's HEALTHCHECK)
   version      print the version (also --version, -v)

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/pull"
 )
 
@@ -25,7 +26,8 @@ type progress struct {
 	now   func() time.Time
 
 	phase    pull.Phase
-	start    time.Time // of the phase
+	kind     clerksync.Kind
+	start    time.Time // of the phase and kind
 	lastDraw time.Time
 	lastLine time.Time
 	drawn    bool // a bar is on the current line
@@ -47,9 +49,9 @@ func newProgress(w io.Writer, log *slog.Logger, every time.Duration, now func() 
 // update shows p.
 func (pr *progress) update(p pull.Progress) {
 	now := pr.now()
-	if p.Phase != pr.phase {
+	if p.Phase != pr.phase || p.Kind != pr.kind {
 		pr.clear()
-		pr.phase, pr.start, pr.lastLine = p.Phase, now, now
+		pr.phase, pr.kind, pr.start, pr.lastLine = p.Phase, p.Kind, now, now
 	}
 	if pr.tty {
 		if p.Done || now.Sub(pr.lastDraw) >= 100*time.Millisecond {
@@ -76,9 +78,9 @@ func (pr *progress) clear() {
 }
 
 func (pr *progress) draw(p pull.Progress, now time.Time) {
-	done, unit := p.Counts.Seen, "users"
+	done, unit := p.Counts.Seen, kindPlural(p.Kind)
 	if p.Phase == pull.PhasePrune {
-		unit = "checked"
+		unit += " checked"
 	}
 	text := fmt.Sprintf(" %s %s", commas(done), unit)
 	if p.Total >= 0 {
@@ -90,6 +92,7 @@ func (pr *progress) draw(p pull.Progress, now time.Time) {
 	if eta, ok := pr.eta(p, now); ok {
 		text += "  ETA " + eta
 	}
+	text += children(p)
 	label := fmt.Sprintf("%-8s", p.Phase)
 	barWidth := pr.width - len(label) - len(text) - 4
 	bar := ""
@@ -105,7 +108,7 @@ func (pr *progress) draw(p pull.Progress, now time.Time) {
 }
 
 func (pr *progress) line(p pull.Progress, now time.Time) {
-	attrs := []any{"phase", string(p.Phase), "seen", p.Counts.Seen}
+	attrs := []any{"phase", string(p.Phase), "kind", kindPlural(p.Kind), "seen", p.Counts.Seen}
 	if p.Total >= 0 {
 		attrs = append(attrs, "total", p.Total)
 	}
@@ -116,7 +119,30 @@ func (pr *progress) line(p pull.Progress, now time.Time) {
 		attrs = append(attrs, "eta", eta)
 	}
 	attrs = append(attrs, "created", p.Counts.Created, "updated", p.Counts.Updated, "deleted", p.Counts.Deleted)
+	for _, k := range []clerksync.Kind{clerksync.KindMembership, clerksync.KindInvitation} {
+		if c, ok := p.Kinds[k]; ok && p.Kind == clerksync.KindOrganization {
+			attrs = append(attrs, kindPlural(k), c.Seen)
+		}
+	}
 	pr.log.Info("progress", attrs...)
+}
+
+// children says how many memberships and invitations were read beside the
+// organizations: "" for another kind.
+func children(p pull.Progress) string {
+	if p.Kind != clerksync.KindOrganization {
+		return ""
+	}
+	var parts []string
+	for _, k := range []clerksync.Kind{clerksync.KindMembership, clerksync.KindInvitation} {
+		if c, ok := p.Kinds[k]; ok && c.Seen > 0 {
+			parts = append(parts, commas(c.Seen)+" "+kindPlural(k))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "  · " + strings.Join(parts, " · ")
 }
 
 // rate returns done per second since the phase began (0 when too early to say).
@@ -138,8 +164,12 @@ func (pr *progress) eta(p pull.Progress, now time.Time) (string, bool) {
 	return roundDuration(time.Duration(float64(left) / rate * float64(time.Second))).String(), true
 }
 
-// roundDuration rounds d for people: to seconds, or to 100 ms under 10 s.
+// roundDuration rounds d for people: to seconds, to 100 ms under 10 s, to
+// milliseconds under one.
 func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
 	if d < 10*time.Second {
 		return d.Round(100 * time.Millisecond)
 	}

@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,19 +35,43 @@ type SendCommand struct {
 	bodyFile   string
 	timeout    time.Duration
 
+	orgID        string
+	orgName      string
+	slug         string
+	membershipID string
+	invitationID string
+	role         string
+	roleID       string
+	permissionID string
+	key          string
+	name         string
+	permissions  string
+	sessionID    string
+
 	eventType string
+	objectID  string
 }
 
 const sendSummary = `Sign and send a Clerk webhook event to a running clerksync and print the answer.
-TYPE is user.created, user.updated or user.deleted (the body is built like Clerk's, from
-the flags below), or any type with --body-file. Details no flag gives (email, phone,
-avatar, ...) are generated from the user id, so they stay the same across events for one
-user; a name given to user.created must be given again to user.updated to keep it.
+TYPE is any event type clerksync syncs, built like Clerk's from the flags below:
+  user.created|updated|deleted
+  organization.created|updated|deleted
+  organizationMembership.created|updated|deleted   (carries the organization and the user)
+  organizationInvitation.created|accepted|revoked
+  role.created|updated|deleted, permission.created|updated|deleted
+  session.created|pending|ended|removed|revoked    (carries the whole user)
+or any type with --body-file. Details no flag gives (names, email, avatar, ids of a
+membership or an invitation) are generated from the ids given, so they stay the same
+across events for one object: send the same --org-id and --user-id to a membership's
+created, updated and deleted.
 
 Examples:
   clerksync send user.created --user-id user_2abc --first-name Ada --last-name Lovelace
-  clerksync send user.updated --user-id user_2abc --first-name Augusta
-  clerksync send user.deleted --user-id user_2abc`
+  clerksync send organization.created --org-id org_2acme --org-name "Acme Inc" --user-id user_2abc
+  clerksync send organizationMembership.created --org-id org_2acme --user-id user_2abc --role org:admin
+  clerksync send organizationMembership.deleted --org-id org_2acme --user-id user_2abc
+  clerksync send organizationInvitation.created --org-id org_2acme --email grace@example.com
+  clerksync send organization.deleted --org-id org_2acme`
 
 // Run parses TYPE and flags, builds the event, signs it and posts it.
 func (c *SendCommand) Run(ctx context.Context, args []string) error {
@@ -66,7 +90,19 @@ func (c *SendCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.username, "username", "", "username")
 	fs.StringVar(&c.phone, "phone", "", "primary phone number, E.164 (+12125550142)")
 	fs.StringVar(&c.externalID, "external-id", "", "external_id")
-	fs.StringVar(&c.publicMeta, "public-metadata", "", `public_metadata as JSON, e.g. '{"plan":"pro"}'`)
+	fs.StringVar(&c.publicMeta, "public-metadata", "", `public_metadata of the user, organization, membership or invitation as JSON, e.g. '{"plan":"pro"}'`)
+	fs.StringVar(&c.orgID, "org-id", "", "Clerk organization id, org_… (default: a new one)")
+	fs.StringVar(&c.orgName, "org-name", "", "organization name (default: generated from the id)")
+	fs.StringVar(&c.slug, "slug", "", "organization slug (default: from the name)")
+	fs.StringVar(&c.membershipID, "membership-id", "", "membership id, orgmem_… (default: fixed by --org-id and --user-id)")
+	fs.StringVar(&c.invitationID, "invitation-id", "", "invitation id, orginv_… (default: fixed by --org-id and --email)")
+	fs.StringVar(&c.role, "role", "", "role key of a membership or invitation (default org:member), or of a role.* event (default org:editor)")
+	fs.StringVar(&c.roleID, "role-id", "", "role id, role_… (default: fixed by --role)")
+	fs.StringVar(&c.permissionID, "permission-id", "", "permission id, perm_… (default: fixed by --key)")
+	fs.StringVar(&c.key, "key", "", "permission key of a permission.* event (default org:posts:create)")
+	fs.StringVar(&c.name, "name", "", "name of a role or permission (default: from its key)")
+	fs.StringVar(&c.permissions, "permissions", "", "comma-separated permission keys a role.* event grants")
+	fs.StringVar(&c.sessionID, "session-id", "", "session id of a session.* event, sess_… (default: a new one)")
 	fs.StringVar(&c.bodyFile, "body-file", "", "send this file's bytes as the body instead (any event type; - for stdin)")
 	fs.DurationVar(&c.timeout, "timeout", 15*time.Second, "how long to wait for the answer")
 
@@ -88,7 +124,7 @@ func (c *SendCommand) Run(ctx context.Context, args []string) error {
 	}
 	if c.eventType == "" {
 		fs.Usage()
-		return usagef("send needs an event TYPE: user.created, user.updated or user.deleted")
+		return usagef("send needs an event TYPE, such as user.created or organization.created (see clerksync send -h)")
 	}
 	if strings.TrimSpace(c.secret) == "" {
 		return usagef("no signing secret: pass --secret whsec_… or set CLERK_WEBHOOK_SECRET to the secret the server uses")
@@ -129,39 +165,31 @@ func (c *SendCommand) body() ([]byte, error) {
 		}
 		return b, nil
 	}
-	switch c.eventType {
-	case clerkfake.EventUserCreated, clerkfake.EventUserUpdated, clerkfake.EventUserDeleted:
-	default:
-		return nil, usagef("cannot build a %q event: use user.created, user.updated or user.deleted, or give the body with --body-file", c.eventType)
-	}
-	if c.publicMeta != "" && !json.Valid([]byte(c.publicMeta)) {
-		return nil, usagef("--public-metadata is not valid JSON: %s", c.publicMeta)
-	}
-	if c.userID == "" {
-		c.userID = clerkfake.NewUserID()
-	} else if !strings.HasPrefix(c.userID, "user_") {
-		return nil, usagef("--user-id %q is not a Clerk user id (they start with user_)", c.userID)
+	if !slices.Contains(sendTypes, c.eventType) {
+		return nil, usagef("cannot build a %q event: use one of %s, or give the body with --body-file", c.eventType, strings.Join(sendTypes, ", "))
 	}
 	now := time.Now()
-	p := clerkfake.UserParams{
-		Seed:       seedOf(c.userID),
-		ID:         c.userID,
-		FirstName:  c.firstName,
-		LastName:   c.lastName,
-		Username:   c.username,
-		Email:      c.email,
-		Phone:      c.phone,
-		ExternalID: c.externalID,
-		Rich:       true,
-		UpdatedAt:  now,
+	if strings.HasPrefix(c.eventType, "user.") {
+		if c.publicMeta != "" && !json.Valid([]byte(c.publicMeta)) {
+			return nil, usagef("--public-metadata is not valid JSON: %s", c.publicMeta)
+		}
+		if err := checkID("user-id", c.userID, "user_"); err != nil {
+			return nil, err
+		}
+		var meta json.RawMessage
+		if c.publicMeta != "" {
+			meta = json.RawMessage(c.publicMeta)
+		}
+		u := c.user(c.eventType, now, meta)
+		c.objectID = u.ID
+		return clerkfake.MarshalWebhookEvent(c.eventType, u, now)
 	}
-	if c.publicMeta != "" {
-		p.PublicMetadata = json.RawMessage(c.publicMeta)
+	data, id, err := c.eventData(now)
+	if err != nil {
+		return nil, err
 	}
-	if c.eventType == clerkfake.EventUserCreated {
-		p.CreatedAt = now
-	}
-	return clerkfake.MarshalWebhookEvent(c.eventType, clerkfake.NewUser(p), now)
+	c.objectID = id
+	return clerkfake.MarshalEvent(c.eventType, data, now)
 }
 
 // post signs body, sends it and prints the answer. A non-2xx answer is an error.
@@ -177,7 +205,10 @@ func (c *SendCommand) post(ctx context.Context, key []byte, body []byte) error {
 	svixsig.SetHeaders(req.Header, key, c.svixID, time.Now(), body)
 
 	fmt.Fprintf(c.Stdout, "→ POST %s\n  %s  svix-id %s", c.to, c.eventType, c.svixID)
-	if c.userID != "" {
+	if c.objectID != "" {
+		fmt.Fprintf(c.Stdout, "  %s", c.objectID)
+	}
+	if c.userID != "" && c.userID != c.objectID {
 		fmt.Fprintf(c.Stdout, "  user %s", c.userID)
 	}
 	fmt.Fprintf(c.Stdout, "  (%d bytes)\n", len(body))
@@ -196,14 +227,6 @@ func (c *SendCommand) post(ctx context.Context, key []byte, body []byte) error {
 		return fmt.Errorf("server answered %s%s", resp.Status, hint)
 	}
 	return nil
-}
-
-// seedOf derives a stable seed from a user id, so that every event sent for one user
-// carries the same generated details unless a flag changes them.
-func seedOf(userID string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(userID))
-	return h.Sum64() | 1
 }
 
 // newMessageID returns a new id in the form Svix gives its messages: msg_ and 27 base62

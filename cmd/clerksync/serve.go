@@ -197,7 +197,7 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 	svc, err := service.Open(ctx, service.Config{
 		DatabaseURL: c.common.DatabaseURL, Schema: c.common.Schema, RowLevelSecurity: c.common.Supabase, OnDelete: policy,
 		WebhookSecrets: splitSecrets(c.secrets), KeepPrivateMetadata: c.keepPrivate,
-		Forward: c.feed.endpoints, ForwardSecret: c.feed.secret, APIToken: c.feed.token,
+		Forward: c.feed.endpoints, ForwardSecret: c.feed.secret, APIToken: c.feed.token, TuneForward: c.feed.tune,
 		EventRetention: eventRetention, ChangesRetention: c.feed.keep,
 		RetentionTicks: c.retention.ticks, OnRetention: c.retention.onPass,
 		Writers: c.writers, MaxBatch: c.maxBatch, QueueSize: c.queueSize,

@@ -25,6 +25,10 @@ type feedSettings struct {
 	keep      time.Duration
 
 	endpoints []forward.Endpoint
+
+	// tune, set by tests, adjusts the forwarder's settings: a backoff in milliseconds
+	// compresses an outage of minutes.
+	tune func(*forward.Config)
 }
 
 // stringList is a flag that may be given several times.

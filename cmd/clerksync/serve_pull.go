@@ -53,10 +53,10 @@ func (p *pullSettings) register(fs *flag.FlagSet, getenv func(string) string) {
 			"With no webhook secret, serve runs on polls alone: no public URL needed. Polls cannot see deletions "+
 			"(env CLERKSYNC_POLL_EVERY)")
 	fs.StringVar(&p.reconcileSet, "reconcile-every", envOr(getenv, "CLERKSYNC_RECONCILE_EVERY", "0"),
-		"read every user from the Clerk Backend API this often, such as 6h, to repair what webhooks missed (needs CLERK_SECRET_KEY; 0: off) (env CLERKSYNC_RECONCILE_EVERY)")
+		"read every user, organization, membership, invitation, role and permission from the Clerk Backend API this often, such as 6h, to repair what webhooks missed (needs CLERK_SECRET_KEY; 0: off) (env CLERKSYNC_RECONCILE_EVERY)")
 	fs.BoolVar(&p.reconcilePrune, "reconcile-prune", envBool(getenv, "CLERKSYNC_RECONCILE_PRUNE"),
-		"after each reconcile, delete local users Clerk answers 404 for (env CLERKSYNC_RECONCILE_PRUNE=1)")
-	fs.IntVar(&p.pruneMax, "prune-max", 0, fmt.Sprintf("most users a reconcile's prune may delete (0: %d%% of the local users, at least %d; -1: no limit)",
+		"after each reconcile, delete local users and organizations Clerk answers 404 for, and memberships their organization's listing lacks (env CLERKSYNC_RECONCILE_PRUNE=1)")
+	fs.IntVar(&p.pruneMax, "prune-max", 0, fmt.Sprintf("most objects of each kind a reconcile's prune may delete (0: %d%% of the local ones, at least %d; -1: no limit)",
 		pull.DefaultPruneShare, pull.DefaultPruneFloor))
 	fs.IntVar(&p.clerk.rateLimit, "clerk-rate-limit", 0, rateLimitUsage)
 }
@@ -74,7 +74,7 @@ func (p *pullSettings) validate() error {
 		return usagef("--poll-every %s is too often: use at least %s (each poll is a request, and development keys allow 100 per 10 s)", p.pollEvery, minPollEvery)
 	}
 	if p.reconcileEvery > 0 && p.reconcileEvery < minReconcileEvery {
-		return usagef("--reconcile-every %s is too often: a reconcile reads every user; use at least %s, such as 6h", p.reconcileEvery, minReconcileEvery)
+		return usagef("--reconcile-every %s is too often: a reconcile reads every user and organization; use at least %s, such as 6h", p.reconcileEvery, minReconcileEvery)
 	}
 	if p.reconcilePrune && p.reconcileEvery == 0 {
 		return usagef("--reconcile-prune needs --reconcile-every (env CLERKSYNC_RECONCILE_EVERY), such as 6h")

@@ -128,7 +128,7 @@ func TestServe_PollWithoutWebhooks(t *testing.T) {
 		t.Fatalf("profile after the poll = %+v", got)
 	}
 
-	// The metrics count the API's answers and the changes by source.
+	// The metrics count the API's answers and the changes by kind and source.
 	resp, err = http.Get(s.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +137,8 @@ func TestServe_PollWithoutWebhooks(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{
 		`clerksync_clerk_api_requests_total{status="200"}`,
-		`clerksync_changes_total{action="created",source="backfill"} 30`,
-		`clerksync_changes_total{action="updated",source="backfill"} 1`,
+		`clerksync_changes_total{action="created",kind="user",source="backfill"} 30`,
+		`clerksync_changes_total{action="updated",kind="user",source="backfill"} 1`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Fatalf("metrics lack %s:\n%s", want, metrics)
@@ -191,13 +191,18 @@ func TestServe_Reconcile(t *testing.T) {
 	if err := f.Seed(40); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.SeedOrganizations(4, 12); err != nil {
+		t.Fatal(err)
+	}
 	env := f.env(filepath.Join(t.TempDir(), "clerksync.db"))
 	env["CLERK_WEBHOOK_SECRET"] = testSecret
 	env["CLERKSYNC_RECONCILE_EVERY"] = "6h"
-	s := mustRunPullServe(t, env, "--reconcile-prune")
+	s := mustRunPullServe(t, env, "--reconcile-prune", "--clerk-rate-limit", "-1")
 
 	p := s.pass(t, clerksync.RunReconcile)
-	if p.Err != nil || p.Reconcile.Run.Counts.Created != 40 || p.Reconcile.Prune == nil {
+	// 40 users, 2 roles, 6 permissions, 4 organizations and 12 memberships.
+	if p.Err != nil || p.Reconcile.Run.Counts.Created != 64 || p.Reconcile.Prune == nil ||
+		p.Reconcile.Kinds[clerksync.KindMembership].Counts.Created != 12 {
 		t.Fatalf("reconcile at start = %+v", p)
 	}
 	w := s.wait(t)
@@ -207,14 +212,27 @@ func TestServe_Reconcile(t *testing.T) {
 
 	// Webhooks missed meanwhile: an update and a deletion.
 	changed := rename(t, f, f.Users()[5].ID, "Reconciled")
-	gone := f.Users()[6].ID
+	gone := f.Users()[36].ID // in no organization
 	if err := f.DeleteUser(gone); err != nil {
+		t.Fatal(err)
+	}
+	orgs := f.Organizations()
+	if err := f.DeleteOrganization(orgs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := f.RemoveMember(orgs[1].ID, f.Memberships(orgs[1].ID)[1].PublicUserData.UserID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	s.fire(w)
 	p = s.pass(t, clerksync.RunReconcile)
-	if p.Err != nil || p.Reconcile.Run.Counts.Updated != 1 || p.Reconcile.Prune.Counts.Deleted != 1 {
+	if p.Err != nil || p.Reconcile.Run.Counts.Updated != 1 || p.Reconcile.Prune.Counts.Deleted != 3 {
 		t.Fatalf("second reconcile = %+v (prune %+v)", p.Reconcile.Run, p.Reconcile.Prune)
+	}
+	for _, k := range []clerksync.ObjectKey{{Kind: clerksync.KindOrganization, ID: orgs[0].ID}, {Kind: clerksync.KindMembership, ID: removed.ID}} {
+		if d, err := s.store.Deleted(context.Background(), k); err != nil || !d {
+			t.Fatalf("Deleted(%s) = %v, %v: the reconcile's prune missed it", k, d, err)
+		}
 	}
 	if got := s.profile(t, changed.ID); got == nil || got.FirstName != "Reconciled" {
 		t.Fatalf("profile = %+v", got)

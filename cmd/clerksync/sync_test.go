@@ -92,3 +92,45 @@ func changeLine(out, column string) string {
 	}
 	return ""
 }
+
+func TestSyncCommand_Organization(t *testing.T) {
+	t.Parallel()
+	f := startFakeClerk(t)
+	ada, err := f.CreateUser(clerkfake.UserParams{FirstName: "Ada", LastName: "Lovelace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := f.CreateOrganization(clerkfake.OrganizationParams{Name: "Acme Inc", CreatedBy: ada.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Invite(org.ID, "grace@example.com", "", ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	env := f.env(migratedDB(t))
+	sync := func(id string) string {
+		t.Helper()
+		code, stdout, stderr := runMain(t, env, nil, "sync", id)
+		if code != 0 {
+			t.Fatalf("sync exited %d\n%s\n%s", code, stdout, stderr)
+		}
+		return stdout
+	}
+	want := org.ID + `: created from Clerk (Acme Inc)
+  memberships: 1 listed by Clerk (1 created, 0 updated, 0 unchanged), 0 removed (Clerk no longer lists them)
+  invitations: 1 listed by Clerk (1 created, 0 updated, 0 unchanged)
+`
+	if out := sync(org.ID); out != want {
+		t.Fatalf("sync of an organization printed\n%s\nwant\n%s", out, want)
+	}
+	// The user's sync lists their memberships: one, already stored.
+	if out := sync(ada.ID); !strings.Contains(out, "memberships: 1 listed by Clerk (0 created, 0 updated, 1 unchanged), 0 removed") {
+		t.Fatalf("sync of a member:\n%s", out)
+	}
+	if err := f.DeleteOrganization(org.ID); err != nil {
+		t.Fatal(err)
+	}
+	if out := sync(org.ID); !strings.HasPrefix(out, org.ID+": Clerk has no such organization (404): deleted locally") {
+		t.Fatalf("sync of a deleted organization:\n%s", out)
+	}
+}

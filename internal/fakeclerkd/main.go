@@ -1,5 +1,6 @@
 // Command fakeclerkd serves a fake Clerk Backend API (package clerkfake) with seeded
-// users on a local port, for measuring clerksync backfill against it:
+// users (and organizations with memberships, with -orgs and -memberships) on a local
+// port, for measuring clerksync backfill against it:
 //
 //	go run ./internal/fakeclerkd -users 100000 -addr 127.0.0.1:8089 &
 //	CLERK_SECRET_KEY=sk_test_clerkfake0000000000000000000000000000 \
@@ -36,6 +37,8 @@ func run() error {
 	var (
 		addr   = flag.String("addr", "127.0.0.1:8089", "address to listen on")
 		users  = flag.Int("users", 10000, "users to seed")
+		orgs   = flag.Int("orgs", 0, "organizations to seed, with -memberships spread over them")
+		mems   = flag.Int("memberships", 0, "memberships to seed over the organizations, drawn from the users")
 		limit  = flag.Int("rate-limit", -1, "requests per 10 s per key: -1 none, 0 Clerk's (100 for the sk_test_ key)")
 		seed   = flag.Uint64("seed", 1, "seed of the generated users")
 		ready  = flag.String("ready-file", "", "write the API's address to this file once the users are seeded")
@@ -51,6 +54,9 @@ func run() error {
 	if err := fake.Seed(*users); err != nil {
 		return err
 	}
+	if err := fake.SeedOrganizations(*orgs, *mems); err != nil {
+		return err
+	}
 	fake.SetLatency(*delays)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,8 +65,8 @@ func run() error {
 		return err
 	}
 	url := "http://" + ln.Addr().String() + "/v1"
-	fmt.Fprintf(os.Stderr, "fakeclerkd: %d users seeded in %v; CLERK_API_URL=%s CLERK_SECRET_KEY=%s\n",
-		*users, time.Since(start).Round(time.Millisecond), url, fake.SecretKey())
+	fmt.Fprintf(os.Stderr, "fakeclerkd: %d users, %d organizations and %d memberships seeded in %v; CLERK_API_URL=%s CLERK_SECRET_KEY=%s\n",
+		*users, *orgs, *mems, time.Since(start).Round(time.Millisecond), url, fake.SecretKey())
 	if *ready != "" {
 		if err := os.WriteFile(*ready, []byte(url+"\n"), 0o600); err != nil {
 			return err

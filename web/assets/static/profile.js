@@ -8,7 +8,8 @@
     first_name: 'First name', last_name: 'Last name', email: 'Email',
     email_verified: 'Email verified', username: 'Username', phone: 'Phone',
     image_url: 'Avatar', external_id: 'External ID', public_metadata: 'Public metadata',
-    unsafe_metadata: 'Unsafe metadata', banned: 'Banned', locked: 'Locked'
+    unsafe_metadata: 'Unsafe metadata', banned: 'Banned', locked: 'Locked',
+    organizations: 'Organizations'
   };
 
   function $(sel, root) { return (root || document).querySelector(sel); }
@@ -123,6 +124,85 @@
     secondary.hidden = !secondary.textContent;
   }
 
+  function watchOrgImage(img) {
+    if (img.dataset.watched) return;
+    img.dataset.watched = '1';
+    img.addEventListener('error', function () { img.hidden = true; });
+    if (img.complete && img.naturalWidth === 0 && img.getAttribute('src')) img.hidden = true;
+  }
+
+  function safeImage(url) {
+    return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : '';
+  }
+
+  // orgItem builds one organization as the server renders it, with text nodes only.
+  function orgItem(o) {
+    var name = o.name || o.org_id;
+    var li = document.createElement('li');
+    li.className = 'org' + (o.active ? ' org-active' : '');
+    li.setAttribute('data-org-id', o.org_id);
+    var avatar = document.createElement('span');
+    avatar.className = 'org-avatar';
+    avatar.setAttribute('aria-hidden', 'true');
+    var initial = document.createElement('span');
+    initial.className = 'org-initial';
+    initial.textContent = Array.from(name)[0].toUpperCase();
+    avatar.appendChild(initial);
+    var src = safeImage(o.image_url);
+    if (src) {
+      var img = document.createElement('img');
+      img.className = 'org-img';
+      img.alt = '';
+      img.width = img.height = 36;
+      img.referrerPolicy = 'no-referrer';
+      watchOrgImage(img);
+      img.src = src;
+      avatar.appendChild(img);
+    }
+    var main = document.createElement('span');
+    main.className = 'org-main';
+    var n = document.createElement('span');
+    n.className = 'org-name';
+    n.textContent = name;
+    main.appendChild(n);
+    if (o.slug) {
+      var slug = document.createElement('span');
+      slug.className = 'org-slug';
+      slug.textContent = o.slug;
+      main.appendChild(slug);
+    }
+    var badges = document.createElement('span');
+    badges.className = 'org-badges';
+    if (o.active) {
+      var active = badge('ok', 'Active');
+      active.title = 'The organization your session is active in';
+      badges.appendChild(active);
+    }
+    var role = badge('muted', o.role_name || o.role || 'No role');
+    role.classList.add('org-role');
+    role.title = o.role || '';
+    badges.appendChild(role);
+    li.appendChild(avatar);
+    li.appendChild(main);
+    li.appendChild(badges);
+    return li;
+  }
+
+  function renderOrgs(orgs) {
+    var list = $('[data-field="organizations"]');
+    if (!list || !Array.isArray(orgs)) return;
+    list.textContent = '';
+    orgs.forEach(function (o) { list.appendChild(orgItem(o)); });
+    list.hidden = orgs.length === 0;
+    var empty = $('[data-field="organizations_empty"]');
+    if (empty) empty.hidden = orgs.length > 0;
+    var missing = $('[data-field="active_missing"]');
+    var section = $('[data-row="organizations"]');
+    if (missing && section) {
+      missing.hidden = !section.getAttribute('data-active-org') || orgs.some(function (o) { return o.active; });
+    }
+  }
+
   function render(p) {
     var name = p.name || p.username || p.email || p.user_id;
     $('[data-field="name"]').textContent = name;
@@ -142,6 +222,7 @@
     $('[data-field="synced_rel"]').setAttribute('datetime', p.synced_at);
     setAvatar(p);
     renderAccount(p);
+    renderOrgs(p.organizations);
     refreshTimes();
   }
 
@@ -258,6 +339,7 @@
       });
     }
     document.querySelectorAll('.avatar-img').forEach(watchAvatar);
+    document.querySelectorAll('.org-img').forEach(watchOrgImage);
     document.querySelectorAll('[data-copy]').forEach(function (b) {
       if (!navigator.clipboard) return;
       b.hidden = false;
