@@ -76,7 +76,7 @@ func render(o options, bins []binary, phases []phase, counts []map[phase][][2]co
 	if slices.Contains(phases, phasePostgres) {
 		b.WriteString("\nPostgreSQL's own work is in the server's processes, which callgrind does not see, and perf cannot\n" +
 			"count instructions on this machine. For scale, the CPU time of the backends that served the\n" +
-			"loop (from /proc, in 10 ms ticks, so within a few percent; a time, not a count):\n\n")
+			"loop, from /proc in 10 ms ticks: a time, not a count, as noisy as the machine is busy:\n\n")
 		for i, bin := range bins {
 			per := perDelivery(o, counts[i], func(c count) float64 { return float64(c.stats.ServerCPU) })[phasePostgres]
 			fmt.Fprintf(&b, "  %-34s %s per delivery\n", bin.label, spread(per, func(v float64) string {
