@@ -99,7 +99,11 @@ func renderReport(o options, all map[string][]loadResult, body int, bf *backfill
 		"the tombstone and the updated_at guard, and logs three lines at info level.\n")
 	b.WriteString(renderTargets(all, results, bf))
 	b.WriteString(renderComparison(all, results, baseline))
-	if bf != nil {
+	if bf != nil && bf.Err != nil {
+		fmt.Fprintf(&b, "\n## Backfill\n\n`clerksync backfill` of %d users from the fake Clerk Backend API FAILED:\n\n```\n%s\n```\n",
+			bf.Users, strings.TrimSpace(bf.Err.Error()))
+	}
+	if bf != nil && bf.Err == nil {
 		fmt.Fprintf(&b, "\n## Backfill\n\n`clerksync backfill` of %d users from the fake Clerk Backend API (`internal/fakeclerkd`,\n"+
 			"its own process on the same machine, rate limits off) into a new SQLite file:\n\n"+
 			"| users | time | users/s | peak RSS | requests |\n|---:|---:|---:|---:|---|\n| %d | %.2f s | %.0f | %s | %s |\n",

@@ -146,7 +146,7 @@ func renderTargets(all map[string][]loadResult, results map[string]loadResult, b
 	p99("SQLite: clerksync p99", "clerksync-sqlite", sqliteP99)
 	rss("Peak RSS under the load, clerksync SQLite", "clerksync-sqlite")
 	rss("Peak RSS under the load, clerksync PostgreSQL", "clerksync-postgres")
-	if bf != nil {
+	if bf != nil && bf.Err == nil {
 		rows = append(rows,
 			targetRow{label: "Backfill from the fake Clerk, limits off: users/s", limit: fmt.Sprintf("≥ %d", backfillRate),
 				rounds: []float64{bf.PerSecond}, value: bf.PerSecond, format: func(v float64) string { return fmt.Sprintf("%.0f", v) },
