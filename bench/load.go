@@ -30,7 +30,10 @@ type loadResult struct {
 	// (the load generator); and of the whole machine. Idle is the share of the machine's
 	// cores left idle.
 	ReceiverCPU, DatabaseCPU, OtherClientsCPU, LoadCPU, MachineCPU time.Duration
-	Idle                                                           float64
+	// ServerCPU is the part of DatabaseCPU that the server's own processes (WAL writer,
+	// checkpointer, autovacuum…) used, beside the receiver's backends.
+	ServerCPU time.Duration
+	Idle      float64
 	// MeanBatch is how many changes clerksync's transactions carried on average (0 for
 	// the other receivers).
 	MeanBatch   float64
@@ -55,7 +58,7 @@ func (r *loadResult) setCPU(u windowUse) {
 	per := func(d time.Duration) time.Duration { return d / time.Duration(r.Deliveries) }
 	r.ReceiverCPU, r.LoadCPU, r.MachineCPU = per(u.receiver), per(u.load), per(u.busy)
 	if u.database >= 0 {
-		r.DatabaseCPU, r.OtherClientsCPU = per(u.database), per(u.otherClients)
+		r.DatabaseCPU, r.OtherClientsCPU, r.ServerCPU = per(u.database), per(u.otherClients), per(u.background)
 	}
 	if u.busy+u.idle > 0 {
 		r.Idle = float64(u.idle) / float64(u.busy+u.idle)

@@ -163,9 +163,9 @@ func run() error {
 				return fmt.Errorf("%s: %w", t, err)
 			}
 			results[t] = append(results[t], r)
-			fmt.Fprintf(os.Stderr, "round %d/%d %-26s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  CPU/delivery %s + database %s = %s (load %s, machine %s, %.0f%% idle)  errors %d %v\n",
+			fmt.Fprintf(os.Stderr, "round %d/%d %-26s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  CPU/delivery %s + database %s (server's own %s) = %s (load %s, machine %s, %.0f%% idle)  errors %d %v\n",
 				round, o.rounds, t, r.PerSecond, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond),
-				float64(r.PeakRSSKiB)/1024, us(r.ReceiverCPU), us(r.DatabaseCPU), us(r.together()), us(r.LoadCPU), us(r.MachineCPU), r.Idle*100, r.Errors, r.Status)
+				float64(r.PeakRSSKiB)/1024, us(r.ReceiverCPU), us(r.DatabaseCPU), us(r.ServerCPU), us(r.together()), us(r.LoadCPU), us(r.MachineCPU), r.Idle*100, r.Errors, r.Status)
 		}
 	}
 	var bf *backfillResult

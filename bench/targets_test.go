@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,13 @@ func TestRoundOrderAlternatesBaselines(t *testing.T) {
 		if got := strings.Join(roundOrder(targets, tc.round), " "); got != tc.want {
 			t.Errorf("round %d: %s, want %s", tc.round, got, tc.want)
 		}
+	}
+}
+
+// A backfill that failed is judged against no target.
+func TestFailedBackfillHasNoTargetRows(t *testing.T) {
+	out := renderTargets(map[string][]loadResult{}, map[string]loadResult{}, &backfillResult{Users: 10, Err: errors.New("no database")})
+	if strings.Contains(out, "Backfill") {
+		t.Errorf("targets for a failed backfill:\n%s", out)
 	}
 }

@@ -24,6 +24,7 @@ type windowUse struct {
 	// the backends of every other client used (someone else's tests, on a shared
 	// machine). Both -1 when not measured.
 	database, otherClients time.Duration
+	background             time.Duration // the server's own processes: part of database
 	busy, idle             time.Duration // the whole machine, all cores: working, and idle or waiting for the disk
 	batches, changes       float64       // clerksync's batches and their changes (group commit), from /metrics
 	err                    error
@@ -84,7 +85,7 @@ func sampleWindow(ctx context.Context, pid int, db *dbWatch, metricsURL string, 
 				"connections did not keep the name the bench gave them, so its backends cannot be told apart", db.app)
 		default:
 			du := s1.Since(s0)
-			u.database, u.otherClients = du.App+du.Background, du.Other
+			u.database, u.otherClients, u.background = du.App+du.Background, du.Other, du.Background
 		}
 		u.receiver, u.load = max(0, r1-r0), max(0, l1-l0)
 		u.busy, u.idle = max(0, b1-b0), max(0, i1-i0)
