@@ -8,6 +8,7 @@ GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 TOOLS         := $(CURDIR)/.tools
 FUZZTIME      ?= 30s
 FUZZTIME_CI   ?= 5s
+BENCHFLAGS    ?=
 
 .DEFAULT_GOAL := help
 
@@ -71,8 +72,12 @@ clean: ## Remove build output.
 	rm -rf bin artifacts build dist
 
 .PHONY: bench
-bench: ## Measure webhook throughput against a verify-only and a per-request receiver; writes BENCHMARKS.md.
-	$(GO) run ./bench
+bench: ## Measure throughput and CPU per delivery against reference receivers and the targets; writes BENCHMARKS.md (BENCHFLAGS='-baseline main' adds main's clerksync).
+	$(GO) run ./bench $(BENCHFLAGS)
+
+.PHONY: bench-cpu
+bench-cpu: ## Count instructions per delivery (verify, decode, apply) with valgrind (BENCHFLAGS='-baseline main' for before/after).
+	$(GO) run ./bench/cpu $(BENCHFLAGS)
 
 .PHONY: hostile
 hostile: ## Attack a real serve too slowly for the tests (slowloris, floods, a full disk) and print what held.

@@ -20,6 +20,7 @@ type backfillResult struct {
 	PerSecond  float64
 	PeakRSSKiB int64
 	Requests   string
+	Err        error // why the backfill failed; the rest is zero then
 }
 
 // fakeKey is the development secret key the fake Clerk accepts.
@@ -55,9 +56,16 @@ func measureBackfill(ctx context.Context, users int, dir, clerksync string) (bac
 		return backfillResult{}, fmt.Errorf("the fake Clerk did not come up")
 	}
 
-	bf := exec.CommandContext(ctx, clerksync, "backfill", "--rate-limit", "-1")
-	bf.Env = append(os.Environ(), "CLERK_SECRET_KEY="+fakeKey, "CLERK_API_URL="+strings.TrimSpace(string(url)),
+	env := append(os.Environ(), "CLERK_SECRET_KEY="+fakeKey, "CLERK_API_URL="+strings.TrimSpace(string(url)),
 		"DATABASE_URL=sqlite:"+filepath.Join(dir, "backfill.db"), "LOG_LEVEL=warn")
+	// backfill writes into the database serve keeps, which migrate creates: not timed.
+	migrate := exec.CommandContext(ctx, clerksync, "migrate")
+	migrate.Env = env
+	if out, err := migrate.CombinedOutput(); err != nil {
+		return backfillResult{}, fmt.Errorf("clerksync migrate: %w\n%s", err, out)
+	}
+	bf := exec.CommandContext(ctx, clerksync, "backfill", "--rate-limit", "-1")
+	bf.Env = env
 	start := time.Now()
 	out, err := bf.CombinedOutput()
 	took := time.Since(start)

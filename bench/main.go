@@ -1,16 +1,19 @@
-// Command bench measures clerksync's webhook throughput against the receivers it is
-// meant to beat, on one machine under one load, and writes the numbers to BENCHMARKS.md.
+// Command bench measures clerksync's webhook throughput and CPU per delivery against
+// the receivers it is meant to beat, on one machine under one load, sets them against
+// clerksync's targets and writes the numbers to BENCHMARKS.md.
 //
 //	go run ./bench               # everything (make bench)
 //	go run ./bench -only verify-only,clerksync-sqlite -duration 5s
+//	go run ./bench -baseline main -only naive-sqlite,clerksync-sqlite
 //
 // Each receiver runs as a process of its own; the load generator (64 concurrent
 // senders by default, signed ~3.8 KB user.updated bodies, a share of duplicates and of
-// out-of-order versions) runs in this process, on the same machine.
+// out-of-order versions) runs in this process, on the same machine. With -baseline,
+// clerksync as it was at another commit is measured in the same rounds as this tree's,
+// so that a change's cost is seen within one run on a noisy machine.
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,14 +25,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/clerksync/clerksync/internal/benchload"
+	"github.com/clerksync/clerksync/internal/buildref"
+	"github.com/clerksync/clerksync/internal/procstat"
 )
 
+// benchSecret signs the deliveries; it is the benchmark's own, not a secret of anyone.
 const benchSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 var allTargets = []string{"verify-only", "naive-sqlite", "clerksync-sqlite", "naive-postgres", "clerksync-postgres"}
@@ -61,6 +69,7 @@ type options struct {
 	url              string
 	backfillUsers    int
 	rounds           int
+	baseline         string
 }
 
 func run() error {
@@ -78,6 +87,7 @@ func run() error {
 	flag.IntVar(&o.rounds, "rounds", 3, "times each receiver is measured, in turn; the report gives the median round")
 	flag.IntVar(&o.backfillUsers, "backfill-users", 100000, "users the backfill measurement imports from the fake Clerk (0 to skip it)")
 	flag.StringVar(&o.url, "url", "", "load this already running receiver's webhook URL instead (for profiling); prints its numbers only")
+	flag.StringVar(&o.baseline, "baseline", "", "a git ref (branch, tag, commit): measure clerksync as built there too, in the same rounds, as clerksync-…@REF")
 	flag.Parse()
 
 	targets := allTargets
@@ -89,7 +99,7 @@ func run() error {
 		return errors.New("-rounds must be at least 1")
 	}
 	if o.url != "" {
-		w, err := newWorkload(o.users, benchSecret, o.dupShare, o.staleShare)
+		w, err := benchload.New(benchload.Config{Users: o.users, Secret: benchSecret, DupShare: o.dupShare, StaleShare: o.staleShare})
 		if err != nil {
 			return err
 		}
@@ -111,52 +121,68 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	clerksync := filepath.Join(dir, "clerksync")
+	bins := map[string]string{"": filepath.Join(dir, "clerksync")} // by ref, "" for this tree
 	fmt.Fprintln(os.Stderr, "building clerksync…")
-	if out, err := exec.Command("go", "build", "-o", clerksync, "./cmd/clerksync").CombinedOutput(); err != nil {
-		return fmt.Errorf("build clerksync (run from the repository root): %w\n%s", err, out)
+	// -trimpath, as buildref builds the baseline: the two differ only by their code.
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", bins[""], "./cmd/clerksync").CombinedOutput(); err != nil {
+		return fmt.Errorf("build clerksync (run from the repository's root): %w\n%s", err, out)
+	}
+	var baseline *baselineInfo
+	if o.baseline != "" {
+		fmt.Fprintf(os.Stderr, "building clerksync at %s…\n", o.baseline)
+		bins[o.baseline] = filepath.Join(dir, "clerksync-baseline")
+		commit, err := buildref.Build(ctx, o.baseline, "./cmd/clerksync", bins[o.baseline])
+		if err != nil {
+			return err
+		}
+		baseline = &baselineInfo{ref: o.baseline, commit: commit}
+		targets = withBaseline(targets, o.baseline)
 	}
 
 	fmt.Fprintf(os.Stderr, "preparing %d users' events…\n", o.users)
-	w, err := newWorkload(o.users, benchSecret, o.dupShare, o.staleShare)
+	w, err := benchload.New(benchload.Config{Users: o.users, Secret: benchSecret, DupShare: o.dupShare, StaleShare: o.staleShare})
 	if err != nil {
 		return err
 	}
 
 	// Receivers are measured in turn, round after round, so that a machine that is
 	// slower for a while (another tenant, the disk flushing) weighs on every receiver
-	// alike; the report takes each receiver's median round.
+	// alike; the report takes each receiver's median round, and each ratio within a
+	// round.
 	results := map[string][]loadResult{}
 	for round := 1; round <= o.rounds; round++ {
-		for _, t := range targets {
+		for _, t := range roundOrder(targets, round) {
 			if t == "backfill" {
 				continue // measured below
 			}
-			if strings.HasSuffix(t, "postgres") && !pgOK {
+			if strings.HasSuffix(receiverKind(t), "postgres") && !pgOK {
 				continue
 			}
-			r, err := measure(ctx, t, o, w, dir, self, clerksync)
+			r, err := measure(ctx, t, o, w, dir, self, bins)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t, err)
 			}
 			results[t] = append(results[t], r)
-			fmt.Fprintf(os.Stderr, "round %d/%d %-20s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  CPU/delivery %s + load %s + PostgreSQL %s, machine %s, %.0f%% idle  errors %d %v\n",
+			fmt.Fprintf(os.Stderr, "round %d/%d %-26s %9.0f/s  p50 %-9s p99 %-9s peak RSS %6.1f MiB  CPU/delivery %s + database %s (server's own %s) = %s (load %s, machine %s, %.0f%% idle)  errors %d %v\n",
 				round, o.rounds, t, r.PerSecond, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond),
-				float64(r.PeakRSSKiB)/1024, us(r.ReceiverCPU), us(r.LoadCPU), us(r.DatabaseCPU), us(r.MachineCPU), r.Idle*100, r.Errors, r.Status)
+				float64(r.PeakRSSKiB)/1024, us(r.ReceiverCPU), us(r.DatabaseCPU), us(r.ServerCPU), us(r.together()), us(r.LoadCPU), us(r.MachineCPU), r.Idle*100, r.Errors, r.Status)
 		}
 	}
 	var bf *backfillResult
 	if o.backfillUsers > 0 && (o.only == "" || strings.Contains(o.only, "backfill")) {
 		fmt.Fprintf(os.Stderr, "backfill of %d users from the fake Clerk…\n", o.backfillUsers)
-		r, err := measureBackfill(ctx, o.backfillUsers, dir, clerksync)
+		// A failed backfill is reported, not fatal: the rounds before it took minutes.
+		r, err := measureBackfill(ctx, o.backfillUsers, dir, bins[""])
 		if err != nil {
-			return err
+			r = backfillResult{Users: o.backfillUsers, Err: err}
+			fmt.Fprintf(os.Stderr, "backfill FAILED: %v\n", err)
+		} else {
+			fmt.Fprintf(os.Stderr, "%-20s %9.0f users/s  %s  peak RSS %6.1f MiB  (%s)\n", "backfill-sqlite", r.PerSecond,
+				r.Duration.Round(10*time.Millisecond), float64(r.PeakRSSKiB)/1024, r.Requests)
 		}
 		bf = &r
-		fmt.Fprintf(os.Stderr, "%-20s %9.0f users/s  %s  peak RSS %6.1f MiB  (%s)\n", "backfill-sqlite", r.PerSecond,
-			r.Duration.Round(10*time.Millisecond), float64(r.PeakRSSKiB)/1024, r.Requests)
 	}
-	report := renderReport(o, results, w.bodySize(), bf)
+	report := renderReport(o, results, w.BodySize(), bf, baseline)
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.WriteFile(o.out, []byte(report), 0o644); err != nil {
@@ -167,43 +193,92 @@ func run() error {
 	return nil
 }
 
+// baselineInfo names the commit -baseline measured.
+type baselineInfo struct {
+	ref, commit string
+}
+
+// withBaseline adds, after each clerksync receiver of targets, the same receiver
+// built at ref, so that the two run one after the other in every round.
+func withBaseline(targets []string, ref string) []string {
+	var out []string
+	for _, t := range targets {
+		out = append(out, t)
+		if strings.HasPrefix(t, "clerksync-") {
+			out = append(out, t+"@"+ref)
+		}
+	}
+	return out
+}
+
+// roundOrder returns the order of targets in round: every other round, a clerksync
+// receiver and its baseline swap places, so that whatever running first or second does
+// (a warmer disk cache, another tenant's test starting) does not always fall on the same one.
+func roundOrder(targets []string, round int) []string {
+	order := slices.Clone(targets)
+	if round%2 == 1 {
+		return order
+	}
+	for i := 0; i+1 < len(order); i++ {
+		if receiverKind(order[i+1]) == order[i] && order[i+1] != order[i] {
+			order[i], order[i+1] = order[i+1], order[i]
+			i++
+		}
+	}
+	return order
+}
+
+// receiverKind returns the receiver a target runs: the target without its "@REF".
+func receiverKind(t string) string {
+	kind, _, _ := strings.Cut(t, "@")
+	return kind
+}
+
 // measure starts the receiver t, loads it and stops it.
-func measure(ctx context.Context, t string, o options, w *workload, dir, self, clerksync string) (loadResult, error) {
+func measure(ctx context.Context, t string, o options, w *benchload.Workload, dir, self string, bins map[string]string) (loadResult, error) {
 	port, err := freePort()
 	if err != nil {
 		return loadResult{}, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	schema := "bench_" + randomHex(4)
+	// The receiver's PostgreSQL connections carry a name of their own, so that the
+	// backends serving it can be told from everyone else's.
+	app := "clerksync_bench_" + schema
+	kind, ref, _ := strings.Cut(t, "@")
 	var cmd *exec.Cmd
 	cleanup := func() {}
-	switch t {
+	switch kind {
 	case "verify-only":
-		cmd = exec.Command(self, "receive", "-mode", t, "-addr", addr, "-secret", benchSecret)
+		cmd = exec.Command(self, "receive", "-mode", kind, "-addr", addr, "-secret", benchSecret)
 	case "naive-sqlite":
-		cmd = exec.Command(self, "receive", "-mode", t, "-addr", addr, "-secret", benchSecret, "-db", filepath.Join(dir, t+".db"))
+		cmd = exec.Command(self, "receive", "-mode", kind, "-addr", addr, "-secret", benchSecret, "-db", filepath.Join(dir, kind+".db"))
 	case "naive-postgres":
 		url, drop, err := pgSchema(ctx, o.pgURL, schema)
 		if err != nil {
 			return loadResult{}, err
 		}
 		cleanup = drop
-		cmd = exec.Command(self, "receive", "-mode", t, "-addr", addr, "-secret", benchSecret, "-db", url)
+		cmd = exec.Command(self, "receive", "-mode", kind, "-addr", addr, "-secret", benchSecret, "-db", withParam(url, "application_name", app))
 	case "clerksync-sqlite", "clerksync-postgres":
-		db := "sqlite:" + filepath.Join(dir, t+".db")
-		if t == "clerksync-postgres" {
-			db = o.pgURL
+		bin, ok := bins[ref]
+		if !ok {
+			return loadResult{}, fmt.Errorf("no clerksync built at %q (use -baseline %s)", ref, ref)
+		}
+		db := "sqlite:" + filepath.Join(dir, strings.ReplaceAll(t, "@", "-")+".db")
+		if kind == "clerksync-postgres" {
+			db = withParam(o.pgURL, "application_name", app)
 			cleanup = func() { dropSchema(ctx, o.pgURL, schema) }
 		}
 		args := append([]string{"serve"}, strings.Fields(o.clerksyncArgs)...)
-		cmd = exec.Command(clerksync, args...)
+		cmd = exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "CLERK_WEBHOOK_SECRET="+benchSecret, "DATABASE_URL="+db,
 			"DATABASE_SCHEMA="+schema, "PORT="+addr, "LOG_LEVEL=info")
 	default:
 		return loadResult{}, fmt.Errorf("unknown receiver %q (known: %s)", t, strings.Join(allTargets, ", "))
 	}
 	defer cleanup()
-	logf, err := os.Create(filepath.Join(dir, t+".log"))
+	logf, err := os.Create(filepath.Join(dir, strings.ReplaceAll(t, "@", "-")+".log"))
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -222,18 +297,25 @@ func measure(ctx context.Context, t string, o options, w *workload, dir, self, c
 	if err := waitHealthy(ctx, "http://"+addr+"/healthz", 30*time.Second); err != nil {
 		return loadResult{}, fmt.Errorf("%w (see %s)", err, logf.Name())
 	}
-	cpu := sampleCPU(cmd.Process.Pid, o.warmup, o.duration)
-	r := runLoad(ctx, "http://"+addr+"/api/webhooks/clerk", w, o.concurrency, o.warmup, o.duration)
-	r.PeakRSSKiB = peakRSS(cmd.Process.Pid)
-	if c := <-cpu; r.Deliveries > 0 {
-		r.ReceiverCPU = c.receiver / time.Duration(r.Deliveries)
-		r.LoadCPU = c.load / time.Duration(r.Deliveries)
-		r.DatabaseCPU = c.database / time.Duration(r.Deliveries)
-		r.MachineCPU = c.busy / time.Duration(r.Deliveries)
-		if c.busy+c.idle > 0 {
-			r.Idle = float64(c.idle) / float64(c.busy+c.idle)
+	var db *dbWatch
+	if strings.HasSuffix(kind, "postgres") {
+		if db, err = watchDatabase(ctx, o.pgURL, app); err != nil {
+			return loadResult{}, err
 		}
+		defer db.close(ctx)
 	}
+	metricsURL := ""
+	if strings.HasPrefix(kind, "clerksync-") {
+		metricsURL = "http://" + addr + "/metrics"
+	}
+	win := sampleWindow(ctx, cmd.Process.Pid, db, metricsURL, o.warmup, o.duration)
+	r := runLoad(ctx, "http://"+addr+"/api/webhooks/clerk", w, o.concurrency, o.warmup, o.duration)
+	r.PeakRSSKiB, _ = procstat.PeakRSS(cmd.Process.Pid)
+	use := <-win
+	if use.err != nil {
+		return r, use.err
+	}
+	r.setCPU(use)
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	stopped = true
@@ -257,23 +339,6 @@ func waitHealthy(ctx context.Context, url string, limit time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("receiver did not become healthy")
-}
-
-// peakRSS reads the process's high-water resident set size (VmHWM) in KiB.
-func peakRSS(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 func freePort() (int, error) {
@@ -306,11 +371,7 @@ func pgSchema(ctx context.Context, url, schema string) (string, func(), error) {
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return "", nil, err
 	}
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	return url + sep + "search_path=" + schema, func() { dropSchema(ctx, url, schema) }, nil
+	return withParam(url, "search_path", schema), func() { dropSchema(ctx, url, schema) }, nil
 }
 
 func dropSchema(ctx context.Context, url, schema string) {
@@ -320,6 +381,15 @@ func dropSchema(ctx context.Context, url, schema string) {
 	}
 	defer conn.Close(ctx)
 	_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+}
+
+// withParam returns url with the query parameter key set to value.
+func withParam(url, key, value string) string {
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + key + "=" + value
 }
 
 func randomHex(n int) string {

@@ -1,74 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
-	"context"
 	"fmt"
-	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
-
-// machine describes where the numbers were taken.
-func machine(pgURL string) []string {
-	var lines []string
-	cpu := "unknown"
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "model name"); ok {
-				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-		f.Close()
-	}
-	lines = append(lines, fmt.Sprintf("CPU: %s, %d cores available (GOMAXPROCS %d)", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0)))
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		first, _, _ := strings.Cut(string(b), "\n")
-		lines = append(lines, "Memory: "+strings.Join(strings.Fields(strings.TrimPrefix(first, "MemTotal:")), " "))
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		lines = append(lines, "Kernel: Linux "+strings.TrimSpace(string(b)))
-	}
-	lines = append(lines, "Go: "+runtime.Version())
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if conn, err := pgx.Connect(ctx, pgURL); err == nil {
-		var v string
-		if conn.QueryRow(ctx, "SHOW server_version").Scan(&v) == nil {
-			lines = append(lines, "PostgreSQL: "+v+" on the same machine (loopback)")
-		}
-		conn.Close(ctx)
-	}
-	lines = append(lines, "SQLite: modernc.org/sqlite (pure Go) in WAL mode on "+fsOf(os.TempDir())+
-		"; (b) commits with synchronous=FULL, clerksync fdatasyncs its WAL before answering")
-	if p50, p99, err := fsyncLatency(os.TempDir(), 200); err == nil {
-		lines = append(lines, fmt.Sprintf("Disk: a 16 KiB write and fdatasync in %s takes %s (p50), %s (p99) when the disk is idle",
-			os.TempDir(), ms(p50), ms(p99)))
-	}
-	return lines
-}
-
-func fsOf(path string) string {
-	b, err := os.ReadFile("/proc/mounts")
-	if err != nil {
-		return path
-	}
-	best, kind := "", ""
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 3 && strings.HasPrefix(path, f[1]) && len(f[1]) > len(best) {
-			best, kind = f[1], f[2]
-		}
-	}
-	return fmt.Sprintf("%s (%s)", path, kind)
-}
 
 // median returns the round with the median throughput (the lower middle one of an even
 // count), with the highest peak RSS of all rounds.
@@ -82,7 +20,29 @@ func median(rounds []loadResult) loadResult {
 	return m
 }
 
-func renderReport(o options, all map[string][]loadResult, body int, bf *backfillResult) string {
+// receiverNames are the receivers' names in the report.
+var receiverNames = map[string]string{
+	"verify-only":        "(a) verify only, no database — the ceiling",
+	"naive-sqlite":       "(b) verify + one durable SQLite upsert per request",
+	"naive-postgres":     "(b) verify + one PostgreSQL upsert per request",
+	"clerksync-sqlite":   "(c) clerksync, SQLite",
+	"clerksync-postgres": "(c) clerksync, PostgreSQL",
+}
+
+// receiverName names target t, built at baseline when it carries "@REF".
+func receiverName(t string, baseline *baselineInfo) string {
+	kind, ref, ok := strings.Cut(t, "@")
+	name := receiverNames[kind]
+	if ok {
+		name += ", at " + ref
+		if baseline != nil && baseline.commit != ref {
+			name += " (" + baseline.commit + ")"
+		}
+	}
+	return name
+}
+
+func renderReport(o options, all map[string][]loadResult, body int, bf *backfillResult, baseline *baselineInfo) string {
 	results := map[string]loadResult{}
 	for t, rounds := range all {
 		results[t] = median(rounds)
@@ -101,138 +61,78 @@ func renderReport(o options, all map[string][]loadResult, body int, bf *backfill
 	fmt.Fprintf(&b, "- %s warm-up, then %s measured per receiver; p50/p99 over successful deliveries\n\n", o.warmup, o.duration)
 
 	b.WriteString("## Results\n\n" +
-		"Median round; \"rounds\" gives the lowest and highest. CPU per delivery (user + system, over the measured\n" +
-		"window) is the receiver's process and, after the plus, the load generator's; then the PostgreSQL server's\n" +
-		"processes and the whole machine's, all cores together: they all share the machine's cores. \"idle\" is the\n" +
-		"share of the machine's cores that nothing used (idle or waiting for the disk).\n\n" +
-		"| receiver | deliveries/s | rounds | p50 | p99 | CPU per delivery | PostgreSQL | machine | idle | peak RSS | non-2xx |\n" +
-		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	names := map[string]string{
-		"verify-only":        "(a) verify only, no database — the ceiling",
-		"naive-sqlite":       "(b) verify + one durable SQLite upsert per request",
-		"naive-postgres":     "(b) verify + one PostgreSQL upsert per request",
-		"clerksync-sqlite":   "(c) clerksync, SQLite",
-		"clerksync-postgres": "(c) clerksync, PostgreSQL",
-	}
-	for _, t := range allTargets {
-		r, ok := results[t]
-		if !ok {
-			continue
-		}
+		"Median round by deliveries/s; \"rounds\" gives the lowest and highest. CPU per delivery is user + system\n" +
+		"time over the measured window, divided by the deliveries answered 2xx in it:\n\n" +
+		"- **receiver**: the receiver's process (SQLite runs inside it);\n" +
+		"- **database**: the PostgreSQL server on the receiver's behalf: the backends serving the receiver's\n" +
+		"  connections (they carry an application_name of their own, looked up in pg_stat_activity) plus the\n" +
+		"  server's own processes (postmaster, WAL writer, checkpointer, background writer, autovacuum), which\n" +
+		"  work for whoever writes: while a receiver is measured, nothing else of the bench uses the server;\n" +
+		"- **together**: the two, what an operator pays for per delivery;\n" +
+		"- **other clients**: what other clients' backends used in the window (on a shared machine, someone\n" +
+		"  else's work: not in the receiver's figures, but its load slows everything down);\n" +
+		"- **load generator** (this process) and **machine** (all cores): the receiver, the load generator and\n" +
+		"  PostgreSQL share the machine's cores; \"idle\" is the share of them nothing used (idle or waiting for\n" +
+		"  the disk).\n\n" +
+		"\"batch\" is how many changes clerksync's transactions carried on average (group commit).\n\n" +
+		"| receiver | deliveries/s | rounds | p50 | p99 | receiver CPU | database CPU | together | other clients | load generator | machine | idle | peak RSS | batch | non-2xx |\n" +
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range reportOrder(all) {
+		r := results[t]
 		lo, hi := r.PerSecond, r.PerSecond
 		for _, x := range all[t] {
 			lo, hi = min(lo, x.PerSecond), max(hi, x.PerSecond)
 		}
-		database := "—"
-		if strings.HasSuffix(t, "postgres") {
-			database = us(r.DatabaseCPU)
+		database, others := "—", "—"
+		if strings.HasSuffix(receiverKind(t), "postgres") {
+			database, others = us(r.DatabaseCPU), us(r.OtherClientsCPU)
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %.0f–%.0f | %s | %s | %s + %s | %s | %s | %.0f%% | %.1f MiB | %d |\n", names[t], r.PerSecond, lo, hi,
-			ms(r.P50), ms(r.P99), us(r.ReceiverCPU), us(r.LoadCPU), database, us(r.MachineCPU), r.Idle*100,
-			float64(r.PeakRSSKiB)/1024, r.Errors)
+		batch := "—"
+		if r.MeanBatch > 0 {
+			batch = fmt.Sprintf("%.1f", r.MeanBatch)
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f–%.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.0f%% | %s | %s | %d |\n",
+			receiverName(t, baseline), r.PerSecond, lo, hi, ms(r.P50), ms(r.P99), us(r.ReceiverCPU), database, us(r.together()),
+			others, us(r.LoadCPU), us(r.MachineCPU), r.Idle*100, mib(r.PeakRSSKiB), batch, r.Errors)
 	}
-	b.WriteString("\n## Ratios\n\n")
-	b.WriteString("Each round's receivers ran within a minute of each other, so each ratio is taken within a\n" +
-		"round; the first figure is the median of those, the rounds' own follow.\n\n")
-	ratio := func(label, num, den string, want float64) {
-		var each []float64
-		for i := range min(len(all[num]), len(all[den])) {
-			if all[den][i].PerSecond > 0 {
-				each = append(each, all[num][i].PerSecond/all[den][i].PerSecond)
-			}
-		}
-		if len(each) == 0 {
-			return
-		}
-		text := make([]string, len(each))
-		for i, r := range each {
-			text[i] = fmt.Sprintf("%.2f", r)
-		}
-		slices.Sort(each)
-		target := ""
-		if want > 0 {
-			target = fmt.Sprintf(", target ≥ %.2g×", want)
-		}
-		fmt.Fprintf(&b, "- %s: %.2f× (rounds: %s%s)\n", label, each[(len(each)-1)/2], strings.Join(text, ", "), target)
-	}
-	for _, g := range goals {
-		ratio(g.label, g.num, g.den, g.want)
-	}
-	ratio("clerksync PostgreSQL / ceiling (c/a)", "clerksync-postgres", "verify-only", 0)
 	b.WriteString("\nclerksync does more per delivery than (b): it records every svix-id in the event log, checks\n" +
 		"the tombstone and the updated_at guard, and logs three lines at info level.\n")
-	b.WriteString(renderBudget(results))
-	if bf != nil {
+	b.WriteString(renderTargets(all, results, bf))
+	b.WriteString(renderComparison(all, results, baseline))
+	if bf != nil && bf.Err != nil {
+		fmt.Fprintf(&b, "\n## Backfill\n\n`clerksync backfill` of %d users from the fake Clerk Backend API FAILED:\n\n```\n%s\n```\n",
+			bf.Users, strings.TrimSpace(bf.Err.Error()))
+	}
+	if bf != nil && bf.Err == nil {
 		fmt.Fprintf(&b, "\n## Backfill\n\n`clerksync backfill` of %d users from the fake Clerk Backend API (`internal/fakeclerkd`,\n"+
 			"its own process on the same machine, rate limits off) into a new SQLite file:\n\n"+
-			"| users | time | users/s | peak RSS | requests |\n|---:|---:|---:|---:|---|\n| %d | %.2f s | %.0f | %.1f MiB | %s |\n",
-			bf.Users, bf.Users, bf.Duration.Seconds(), bf.PerSecond, float64(bf.PeakRSSKiB)/1024, bf.Requests)
+			"| users | time | users/s | peak RSS | requests |\n|---:|---:|---:|---:|---|\n| %d | %.2f s | %.0f | %s | %s |\n",
+			bf.Users, bf.Users, bf.Duration.Seconds(), bf.PerSecond, mib(bf.PeakRSSKiB), bf.Requests)
 	}
 	return b.String()
+}
+
+// reportOrder lists the measured targets in the order of allTargets, each followed by
+// its baseline.
+func reportOrder(all map[string][]loadResult) []string {
+	var order []string
+	for _, t := range allTargets {
+		if _, ok := all[t]; ok {
+			order = append(order, t)
+		}
+		for u := range all {
+			if receiverKind(u) == t && u != t {
+				order = append(order, u)
+			}
+		}
+	}
+	return order
 }
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 }
 
-// goal is a throughput target: clerksync's rate at least want times a baseline's,
-// measured in the same round.
-type goal struct {
-	label    string
-	num, den string
-	want     float64
-}
-
-var goals = []goal{
-	{"clerksync SQLite / ceiling (c/a)", "clerksync-sqlite", "verify-only", 0.45},
-	{"clerksync SQLite / per-request SQLite (c/b)", "clerksync-sqlite", "naive-sqlite", 5},
-	{"clerksync PostgreSQL / per-request PostgreSQL (c/b)", "clerksync-postgres", "naive-postgres", 3},
-}
-
-// renderBudget sets each goal against the machine's CPU. The receiver, the load
-// generator and PostgreSQL share the machine's cores, so at a rate of R deliveries/s
-// the machine has cores/R of CPU per delivery, all of it busy. What the load generator
-// and the database server took per delivery in clerksync's run is not clerksync's to
-// spend; the rest is what clerksync may use at the goal's rate, with no core ever idle.
-func renderBudget(results map[string]loadResult) string {
-	var b strings.Builder
-	cores := runtime.NumCPU()
-	floor := results["verify-only"].ReceiverCPU
-	rows := 0
-	for _, g := range goals {
-		num, ok1 := results[g.num]
-		den, ok2 := results[g.den]
-		if !ok1 || !ok2 || den.PerSecond == 0 || num.MachineCPU == 0 {
-			continue
-		}
-		if rows == 0 {
-			fmt.Fprintf(&b, "\n## CPU per delivery at the targets\n\n"+
-				"The receiver, the load generator and PostgreSQL share %d cores: at R deliveries/s the machine has\n"+
-				"%d s / R of CPU per delivery, with no core ever idle. The load generator's and the database server's\n"+
-				"share is what they took per delivery in clerksync's median round; what is left is what clerksync may\n"+
-				"use at the target's rate. For scale, the verify-only receiver's own process (HTTP and the signature\n"+
-				"check, nothing else) used %s per delivery.\n\n"+
-				"| target | rate needed | machine CPU per delivery at that rate | load generator + PostgreSQL | left for clerksync | clerksync used | what it takes |\n"+
-				"|---|---:|---:|---:|---:|---:|---|\n", cores, cores, us(floor))
-		}
-		rows++
-		rate := g.want * den.PerSecond
-		allowed := time.Duration(float64(cores) * float64(time.Second) / rate)
-		others := num.LoadCPU
-		if strings.HasSuffix(g.num, "postgres") {
-			others += num.DatabaseCPU
-		}
-		left, verdict := "none", fmt.Sprintf("more cores: the load generator and the database alone take more than %s", us(allowed))
-		if allowed > others {
-			left = us(allowed - others)
-			if cut := num.ReceiverCPU - (allowed - others); cut > 0 {
-				verdict = fmt.Sprintf("%s (%.0f%%) less CPU per delivery in clerksync, and no core idle", us(cut), 100*float64(cut)/float64(num.ReceiverCPU))
-			} else {
-				verdict = fmt.Sprintf("the CPU fits; no core idle (%.0f%% were)", num.Idle*100)
-			}
-		}
-		fmt.Fprintf(&b, "| %s ≥ %.2g× | %.0f/s | %s | %s | %s | %s (machine %s, %.0f%% idle) | %s |\n", g.label, g.want, rate,
-			us(allowed), us(others), left, us(num.ReceiverCPU), us(num.MachineCPU), num.Idle*100, verdict)
-	}
-	return b.String()
+func mib(kib int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(kib)/1024)
 }
