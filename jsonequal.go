@@ -65,8 +65,8 @@ func (r *jsonReader) value() (jsonSpan, bool) {
 	if start >= len(r.b) {
 		return jsonSpan{}, false
 	}
-	switch c := r.b[start]; {
-	case c == '{' || c == '[':
+	switch c := r.b[start]; c {
+	case '{', '[':
 		close := byte('}')
 		if c == '[' {
 			close = ']'
@@ -96,7 +96,7 @@ func (r *jsonReader) value() (jsonSpan, bool) {
 				return jsonSpan{}, false
 			}
 		}
-	case c == '"':
+	case '"':
 		return r.str()
 	default:
 		for r.pos < len(r.b) {
