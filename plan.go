@@ -94,12 +94,18 @@ func slotOf(t *Table, row Row) []string {
 func (b *Batch) Keys() *Keys {
 	changes := b.Changes
 	k := &Keys{}
-	seen := make(map[string]struct{}, len(changes)*2)
+	// What is in which list: 0 svix-ids, 1 user tombstones, 10+kind ids, 20+kind
+	// children, 30+kind slots.
+	type tagged struct {
+		tag byte
+		id  string
+	}
+	seen := make(map[tagged]struct{}, len(changes)*2)
 	add := func(list *[]string, tag byte, id string) {
 		if id == "" {
 			return
 		}
-		key := string(tag) + id
+		key := tagged{tag, id}
 		if _, ok := seen[key]; ok {
 			return
 		}
@@ -109,28 +115,28 @@ func (b *Batch) Keys() *Keys {
 	for i := range changes {
 		c := &changes[i]
 		if c.EventID != "" && !c.Replay {
-			add(&k.EventIDs, 'e', c.EventID)
+			add(&k.EventIDs, 0, c.EventID)
 		}
 		if c.UserID != "" {
-			add(&k.Tombstones[KindUser], 't', c.UserID)
+			add(&k.Tombstones[KindUser], 1, c.UserID)
 		}
 		if (c.Op != OpUpsert && c.Op != OpDelete) || !c.Kind.Valid() {
 			continue
 		}
-		add(&k.IDs[c.Kind], byte('a'+c.Kind), c.ID)
+		add(&k.IDs[c.Kind], byte(10+c.Kind), c.ID)
 		t := c.Kind.Table()
 		if c.Op == OpDelete && (c.Kind == KindUser || c.Kind == KindOrganization) {
-			add(&k.Children[c.Kind], byte('A'+c.Kind), c.ID)
+			add(&k.Children[c.Kind], byte(20+c.Kind), c.ID)
 		}
 		row := b.rows[i]
 		if row == nil {
 			continue
 		}
 		if t.Parent != "" {
-			add(&k.IDs[t.ParentKind], byte('a'+t.ParentKind), RowText(row[t.Col(t.Parent)]))
+			add(&k.IDs[t.ParentKind], byte(10+t.ParentKind), RowText(row[t.Col(t.Parent)]))
 		}
 		if vals := slotOf(t, row); vals != nil && c.Op == OpUpsert {
-			key := "s" + string(byte('a'+c.Kind)) + SlotString(vals)
+			key := tagged{byte(30 + c.Kind), SlotString(vals)}
 			if _, ok := seen[key]; !ok {
 				seen[key] = struct{}{}
 				k.Slots[c.Kind] = append(k.Slots[c.Kind], vals)
