@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// TestTuneGC checks that serving PostgreSQL raises GOGC and sets a memory limit, that
-// SQLite keeps Go's defaults, and that GOGC and GOMEMLIMIT in the environment win.
+// TestTuneGC checks that serving either store raises GOGC and sets a memory limit, each
+// its own, and that GOGC and GOMEMLIMIT in the environment win.
 func TestTuneGC(t *testing.T) {
 	gogc := debug.SetGCPercent(100)
 	limit := debug.SetMemoryLimit(math.MaxInt64)
@@ -35,10 +35,11 @@ func TestTuneGC(t *testing.T) {
 		wantGOGC  int
 		wantLimit int64
 	}{
-		{"postgres", DB{Kind: "postgres"}, nil, postgresGCPercent, postgresMemoryLimit},
-		{"sqlite", DB{Kind: "sqlite"}, nil, 100, math.MaxInt64},
-		{"postgres with GOGC", DB{Kind: "postgres"}, map[string]string{"GOGC": "150"}, 100, postgresMemoryLimit},
-		{"postgres with GOMEMLIMIT", DB{Kind: "postgres"}, map[string]string{"GOMEMLIMIT": "1GiB"}, postgresGCPercent, math.MaxInt64},
+		{"postgres", DB{Kind: "postgres"}, nil, 400, 64 << 20},
+		{"sqlite", DB{Kind: "sqlite"}, nil, 200, 48 << 20},
+		{"postgres with GOGC", DB{Kind: "postgres"}, map[string]string{"GOGC": "150"}, 100, 64 << 20},
+		{"sqlite with GOMEMLIMIT", DB{Kind: "sqlite"}, map[string]string{"GOMEMLIMIT": "1GiB"}, 200, math.MaxInt64},
+		{"sqlite with both", DB{Kind: "sqlite"}, map[string]string{"GOGC": "100", "GOMEMLIMIT": "1GiB"}, 100, math.MaxInt64},
 	}
 	for _, tt := range tests {
 		reset()

@@ -178,7 +178,7 @@ func (c *ServeCommand) Open(ctx context.Context) (err error) {
 		return err
 	}
 	if set := tuneGC(db, c.Getenv); len(set) > 0 {
-		logger.LogAttrs(ctx, slog.LevelDebug, "Go collector tuned for PostgreSQL (set GOGC or GOMEMLIMIT to choose)", set...)
+		logger.LogAttrs(ctx, slog.LevelDebug, "Go collector tuned for "+db.Kind+" (set GOGC or GOMEMLIMIT to choose)", set...)
 	}
 	m := metrics.New()
 	decode := clerkdecode.Options{KeepPrivateMetadata: c.keepPrivate}
