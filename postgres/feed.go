@@ -155,23 +155,19 @@ func (s *Store) ForwardPositions(ctx context.Context) (map[string]int64, error) 
 // chunks, and returns how many it deleted (see clerksync.FeedStore). The feed has no
 // index on created_at, which every change would write: entries are recorded in seq
 // order (give or take a writer's clock), so the first one recorded at t or later
-// bounds the range to delete, and finding it reads only the entries about to go.
+// bounds the range to delete, and finding it reads only the entries about to go. Each
+// chunk finds that bound and deletes in one statement, over one snapshot: an entry
+// committed meanwhile is not in it to delete.
 func (s *Store) PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
-	var newer *int64
-	err := s.pool.QueryRow(ctx, `SELECT seq FROM clerksync_changes WHERE created_at >= $1 ORDER BY seq LIMIT 1`, before).Scan(&newer)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, classify("prune the changes feed", err)
-	}
-	if newer != nil {
-		upTo = min(upTo, *newer-1)
-	}
 	total := 0
 	for {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM clerksync_changes WHERE seq IN (
-    SELECT seq FROM clerksync_changes WHERE seq <= $1 ORDER BY seq LIMIT $2)`, upTo, pruneChunk)
+    SELECT seq FROM clerksync_changes
+    WHERE seq <= $1 AND seq < coalesce((SELECT seq FROM clerksync_changes WHERE created_at >= $2 ORDER BY seq LIMIT 1), 9223372036854775807)
+    ORDER BY seq LIMIT $3)`, upTo, before, pruneChunk)
 		if err != nil {
 			return total, classify("prune the changes feed", err)
 		}

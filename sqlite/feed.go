@@ -219,26 +219,21 @@ func (s *Store) ForwardPositions(ctx context.Context) (map[string]int64, error) 
 // chunks, and returns how many it deleted (see clerksync.FeedStore). The feed has no
 // index on created_at, which every change would write: entries are recorded in seq
 // order, so the first one recorded at t or later bounds the range to delete, and
-// finding it reads only the entries about to go.
+// finding it reads only the entries about to go. Each chunk finds that bound and
+// deletes in one statement, inside the write lock: an entry committed meanwhile is
+// either seen as newer or not there to delete.
 func (s *Store) PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
-	var newer sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT seq FROM clerksync_changes WHERE created_at >= ? ORDER BY seq LIMIT 1`,
-		before.UnixMilli()).Scan(&newer)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return 0, unavailable("prune the changes feed", err)
-	}
-	if newer.Valid {
-		upTo = min(upTo, newer.Int64-1)
-	}
 	q := `DELETE FROM clerksync_changes WHERE seq IN (
-    SELECT seq FROM clerksync_changes WHERE seq <= ? ORDER BY seq LIMIT ?)`
+    SELECT seq FROM clerksync_changes
+    WHERE seq <= ? AND seq < coalesce((SELECT seq FROM clerksync_changes WHERE created_at >= ? ORDER BY seq LIMIT 1), ?)
+    ORDER BY seq LIMIT ?)`
 	total := 0
 	for {
 		s.mu.Lock()
-		res, err := s.w.ExecContext(ctx, q, upTo, pruneChunk)
+		res, err := s.w.ExecContext(ctx, q, upTo, before.UnixMilli(), int64(math.MaxInt64), pruneChunk)
 		s.noteCommit()
 		s.mu.Unlock()
 		if err != nil {

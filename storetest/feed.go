@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +264,49 @@ func testPruneChanges(t *testing.T, open Opener) {
 	MustApply(t, s, Upsert("msg_user_p4", NewProfile("user_p4", start)))
 	if next := AllChanges(t, f, 0); len(next) != 1 || next[0].Seq <= all[2].Seq {
 		t.Fatalf("after pruning every entry, the next is %v; want one with a seq above %d", next, all[2].Seq)
+	}
+}
+
+// testPruneChangesWhileWriting: pruning by age, over and over while changes commit,
+// never deletes an entry recorded after the cutoff, not even one committed between the
+// moment a prune looks for the newest entry to keep and the moment it deletes. Each
+// round starts from an empty feed, where that window is widest.
+func testPruneChangesWhileWriting(t *testing.T, open Opener) {
+	for round := range 3 {
+		clock := NewClock(Epoch)
+		s := open(t, clock.Now)
+		f := mustFeed(t, s)
+		ctx := context.Background()
+		stop := make(chan struct{})
+		pruned := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					pruned <- n
+					return
+				default:
+				}
+				d, err := f.PruneChanges(ctx, Epoch.Add(-time.Hour), math.MaxInt64)
+				if err != nil {
+					t.Errorf("PruneChanges: %v", err)
+				}
+				n += d
+			}
+		}()
+		const writes = 20
+		for i := range writes {
+			id := fmt.Sprintf("user_prune%d_%d", round, i)
+			MustApply(t, s, Upsert("msg_"+id, NewProfile(id, start)))
+		}
+		close(stop)
+		if n := <-pruned; n != 0 {
+			t.Fatalf("round %d: pruning entries recorded before %s deleted %d recorded after it", round, Epoch.Add(-time.Hour), n)
+		}
+		if got := AllChanges(t, f, 0); len(got) != writes {
+			t.Fatalf("round %d: %d entries left of %d", round, len(got), writes)
+		}
 	}
 }
 

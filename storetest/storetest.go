@@ -85,6 +85,7 @@ func Run(t *testing.T, open Opener) {
 		{"FeedFilter", testFeedFilter},
 		{"ForwardPositions", testForwardPositions},
 		{"PruneChanges", testPruneChanges},
+		{"PruneChangesWhileWriting", testPruneChangesWhileWriting},
 		{"ConvergeOrgs", testConvergeOrgs},
 	}
 	for _, tt := range tests {
