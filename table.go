@@ -1,6 +1,9 @@
 package clerksync
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // ColumnType is how a column's value is kept.
 type ColumnType uint8
@@ -222,3 +225,59 @@ func RowBool(v any) bool { b, _ := v.(bool); return b }
 
 // RowJSON returns the JSON value of v, nil for NULL.
 func RowJSON(v any) json.RawMessage { m, _ := v.(json.RawMessage); return m }
+
+// RowFromValues turns the values a database driver scanned for t's Columns into a Row,
+// in place: text as a string or bytes, booleans as bool or 0/1, integers and times as
+// int64 (milliseconds), JSON as text or bytes; NULL is nil, and false for a boolean.
+// vals may hold more values than t has columns; the rest are ignored.
+func RowFromValues(t *Table, vals []any) (Row, error) {
+	if len(vals) < len(t.Columns) {
+		return nil, fmt.Errorf("%s: %d columns read, want %d", t.Name, len(vals), len(t.Columns))
+	}
+	row := Row(vals[:len(t.Columns)])
+	for i, c := range t.Columns {
+		v := vals[i]
+		if v == nil {
+			if c.Type == ColBool {
+				row[i] = false
+			}
+			continue
+		}
+		want := ""
+		switch c.Type {
+		case ColText:
+			switch x := v.(type) {
+			case string:
+			case []byte:
+				row[i] = string(x)
+			default:
+				want = "text"
+			}
+		case ColBool:
+			switch x := v.(type) {
+			case bool:
+			case int64:
+				row[i] = x != 0
+			default:
+				want = "a boolean"
+			}
+		case ColInt, ColTime:
+			if _, ok := v.(int64); !ok {
+				want = "an integer"
+			}
+		case ColJSON:
+			switch x := v.(type) {
+			case string:
+				row[i] = json.RawMessage(x)
+			case []byte:
+				row[i] = json.RawMessage(x)
+			default:
+				want = "JSON text"
+			}
+		}
+		if want != "" {
+			return nil, fmt.Errorf("%s.%s holds %T, want %s", t.Name, c.Name, v, want)
+		}
+	}
+	return row, nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
 var _ clerksync.FeedStore = (*Store)(nil)
@@ -101,7 +102,7 @@ func (s *Store) ForwardPosition(ctx context.Context, endpoint string) (int64, bo
 		return 0, false, err
 	}
 	var pos int64
-	err := s.pool.QueryRow(ctx, `SELECT position FROM clerksync_forward_positions WHERE endpoint = $1`, endpoint).Scan(&pos)
+	err := s.pool.QueryRow(ctx, sqlschema.PositionSQL, endpoint).Scan(&pos)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -116,9 +117,7 @@ func (s *Store) SetForwardPosition(ctx context.Context, endpoint string, seq int
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO clerksync_forward_positions (endpoint, position, updated_at) VALUES ($1, $2, $3)
-ON CONFLICT (endpoint) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`, endpoint, seq, s.now())
-	if err != nil {
+	if _, err := s.pool.Exec(ctx, sqlschema.SetPositionSQL, endpoint, seq, s.now()); err != nil {
 		return classify("record a forwarding position", err)
 	}
 	return nil
@@ -129,45 +128,28 @@ func (s *Store) ForwardPositions(ctx context.Context) (map[string]int64, error) 
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT endpoint, position FROM clerksync_forward_positions`)
+	rows, err := s.pool.Query(ctx, sqlschema.PositionsSQL)
 	if err != nil {
 		return nil, classify("read forwarding positions", err)
 	}
 	defer rows.Close()
-	out := make(map[string]int64)
-	for rows.Next() {
-		var (
-			e   string
-			pos int64
-		)
-		if err := rows.Scan(&e, &pos); err != nil {
-			return nil, classify("read forwarding positions", err)
-		}
-		out[e] = pos
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlschema.ScanPositions(rows)
+	if err != nil {
 		return nil, classify("read forwarding positions", err)
 	}
 	return out, nil
 }
 
 // PruneChanges deletes the entries recorded before t whose seq is at most upTo, in
-// chunks, and returns how many it deleted (see clerksync.FeedStore). The feed has no
-// index on created_at, which every change would write: entries are recorded in seq
-// order (give or take a writer's clock), so the first one recorded at t or later
-// bounds the range to delete, and finding it reads only the entries about to go. Each
-// chunk finds that bound and deletes in one statement, over one snapshot: an entry
-// committed meanwhile is not in it to delete.
+// chunks, and returns how many it deleted (see clerksync.FeedStore and
+// sqlschema.PruneChangesSQL).
 func (s *Store) PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
 	total := 0
 	for {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM clerksync_changes WHERE seq IN (
-    SELECT seq FROM clerksync_changes
-    WHERE seq <= $1 AND seq < coalesce((SELECT seq FROM clerksync_changes WHERE created_at >= $2 ORDER BY seq LIMIT 1), 9223372036854775807)
-    ORDER BY seq LIMIT $3)`, upTo, before, pruneChunk)
+		tag, err := s.pool.Exec(ctx, sqlschema.PruneChangesSQL, upTo, before, pruneChunk)
 		if err != nil {
 			return total, classify("prune the changes feed", err)
 		}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -121,7 +120,7 @@ func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, b *batch) (*clerks
 				if vals[2] == nil {
 					return nil
 				}
-				row, err := toRow(t, vals[2:])
+				row, err := clerksync.RowFromValues(t, vals[2:])
 				if err != nil {
 					return err
 				}
@@ -219,49 +218,5 @@ func scanRow(rows pgx.Rows, t *clerksync.Table, skip int) (clerksync.Row, error)
 	if err != nil {
 		return nil, err
 	}
-	return toRow(t, vals[skip:])
-}
-
-// toRow turns the values pgx decoded for selectColumns(t) into a clerksync.Row.
-func toRow(t *clerksync.Table, vals []any) (clerksync.Row, error) {
-	if len(vals) < len(t.Columns) {
-		return nil, fmt.Errorf("%s: %d columns read, want %d", t.Name, len(vals), len(t.Columns))
-	}
-	row := make(clerksync.Row, len(t.Columns))
-	for i, c := range t.Columns {
-		v := vals[i]
-		if v == nil {
-			if c.Type == clerksync.ColBool {
-				row[i] = false
-			}
-			continue
-		}
-		switch c.Type {
-		case clerksync.ColText:
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s is %T, want text", t.Name, c.Name, v)
-			}
-			row[i] = s
-		case clerksync.ColBool:
-			b, ok := v.(bool)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s is %T, want a boolean", t.Name, c.Name, v)
-			}
-			row[i] = b
-		case clerksync.ColInt, clerksync.ColTime:
-			n, ok := v.(int64)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s is %T, want an integer", t.Name, c.Name, v)
-			}
-			row[i] = n
-		case clerksync.ColJSON:
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s is %T, want JSON text", t.Name, c.Name, v)
-			}
-			row[i] = json.RawMessage(s)
-		}
-	}
-	return row, nil
+	return clerksync.RowFromValues(t, vals[skip:])
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
 var _ clerksync.FeedStore = (*Store)(nil)
@@ -161,7 +162,7 @@ func (s *Store) ForwardPosition(ctx context.Context, endpoint string) (int64, bo
 		return 0, false, err
 	}
 	var pos int64
-	err := s.r.QueryRowContext(ctx, `SELECT position FROM clerksync_forward_positions WHERE endpoint = ?`, endpoint).Scan(&pos)
+	err := s.r.QueryRowContext(ctx, sqlschema.PositionSQL, endpoint).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -178,9 +179,7 @@ func (s *Store) SetForwardPosition(ctx context.Context, endpoint string, seq int
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, err := s.w.ExecContext(ctx, `INSERT INTO clerksync_forward_positions (endpoint, position, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (endpoint) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
-		endpoint, seq, s.now().UnixMilli())
+	_, err := s.w.ExecContext(ctx, sqlschema.SetPositionSQL, endpoint, seq, s.now().UnixMilli())
 	s.noteCommit()
 	if err != nil {
 		return unavailable("record a forwarding position", err)
@@ -193,47 +192,29 @@ func (s *Store) ForwardPositions(ctx context.Context) (map[string]int64, error) 
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT endpoint, position FROM clerksync_forward_positions`)
+	rows, err := s.r.QueryContext(ctx, sqlschema.PositionsSQL)
 	if err != nil {
 		return nil, unavailable("read forwarding positions", err)
 	}
 	defer rows.Close()
-	out := make(map[string]int64)
-	for rows.Next() {
-		var (
-			e   string
-			pos int64
-		)
-		if err := rows.Scan(&e, &pos); err != nil {
-			return nil, unavailable("read forwarding positions", err)
-		}
-		out[e] = pos
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlschema.ScanPositions(rows)
+	if err != nil {
 		return nil, unavailable("read forwarding positions", err)
 	}
 	return out, nil
 }
 
 // PruneChanges deletes the entries recorded before t whose seq is at most upTo, in
-// chunks, and returns how many it deleted (see clerksync.FeedStore). The feed has no
-// index on created_at, which every change would write: entries are recorded in seq
-// order, so the first one recorded at t or later bounds the range to delete, and
-// finding it reads only the entries about to go. Each chunk finds that bound and
-// deletes in one statement, inside the write lock: an entry committed meanwhile is
-// either seen as newer or not there to delete.
+// chunks under the write lock, and returns how many it deleted (see
+// clerksync.FeedStore and sqlschema.PruneChangesSQL).
 func (s *Store) PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
-	q := `DELETE FROM clerksync_changes WHERE seq IN (
-    SELECT seq FROM clerksync_changes
-    WHERE seq <= ? AND seq < coalesce((SELECT seq FROM clerksync_changes WHERE created_at >= ? ORDER BY seq LIMIT 1), ?)
-    ORDER BY seq LIMIT ?)`
 	total := 0
 	for {
 		s.mu.Lock()
-		res, err := s.w.ExecContext(ctx, q, upTo, before.UnixMilli(), int64(math.MaxInt64), pruneChunk)
+		res, err := s.w.ExecContext(ctx, sqlschema.PruneChangesSQL, upTo, before.UnixMilli(), pruneChunk)
 		s.noteCommit()
 		s.mu.Unlock()
 		if err != nil {

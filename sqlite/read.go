@@ -16,25 +16,13 @@ const pruneChunk = 5000
 
 // Profile returns the profile of userID, or an error with code ENOTFOUND.
 func (s *Store) Profile(ctx context.Context, userID string) (*clerksync.Profile, error) {
-	o, err := s.Object(ctx, clerksync.ObjectKey{Kind: clerksync.KindUser, ID: userID})
-	if err != nil {
-		return nil, err
-	}
-	return o.(*clerksync.Profile), nil
+	return clerksync.ReadProfile(ctx, s, userID)
 }
 
 // Profiles returns up to limit profiles (clerksync.DefaultProfilesPage when limit is 0, at most
 // MaxPage) with user_id > after, ordered by user_id.
 func (s *Store) Profiles(ctx context.Context, after string, limit int) ([]clerksync.Profile, error) {
-	objs, err := s.Objects(ctx, clerksync.KindUser, clerksync.ObjectFilter{After: after, Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]clerksync.Profile, len(objs))
-	for i, o := range objs {
-		out[i] = *o.(*clerksync.Profile)
-	}
-	return out, nil
+	return clerksync.ReadProfiles(ctx, s, after, limit)
 }
 
 // Object returns the live object key, or an error with code ENOTFOUND.

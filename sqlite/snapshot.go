@@ -273,49 +273,5 @@ func scanRowAround(rows *sql.Rows, t *clerksync.Table, before, after []any) (cle
 	if vals[0] == nil {
 		return nil, nil
 	}
-	return fromSQLite(t, vals)
-}
-
-// fromSQLite turns the values the driver scanned into a clerksync.Row.
-func fromSQLite(t *clerksync.Table, vals []any) (clerksync.Row, error) {
-	row := clerksync.Row(vals)
-	for i, c := range t.Columns {
-		v := vals[i]
-		if v == nil {
-			if c.Type == clerksync.ColBool {
-				row[i] = false
-			}
-			continue
-		}
-		switch c.Type {
-		case clerksync.ColText:
-			switch x := v.(type) {
-			case string:
-			case []byte:
-				row[i] = string(x)
-			default:
-				return nil, fmt.Errorf("%s.%s holds %T, want text", t.Name, c.Name, v)
-			}
-		case clerksync.ColBool:
-			n, ok := v.(int64)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s holds %T, want 0 or 1", t.Name, c.Name, v)
-			}
-			row[i] = n != 0
-		case clerksync.ColInt, clerksync.ColTime:
-			if _, ok := v.(int64); !ok {
-				return nil, fmt.Errorf("%s.%s holds %T, want an integer", t.Name, c.Name, v)
-			}
-		case clerksync.ColJSON:
-			switch x := v.(type) {
-			case string:
-				row[i] = json.RawMessage(x)
-			case []byte:
-				row[i] = json.RawMessage(x)
-			default:
-				return nil, fmt.Errorf("%s.%s holds %T, want JSON text", t.Name, c.Name, v)
-			}
-		}
-	}
-	return row, nil
+	return clerksync.RowFromValues(t, vals)
 }
