@@ -121,7 +121,7 @@ func NewFeedID(now time.Time) string {
 
 // feedData returns the Data of an entry for row of table t: every column, by name.
 func feedData(t *Table, row Row) json.RawMessage {
-	b := make([]byte, 0, 512)
+	b := make([]byte, 0, encodedSize(t.Columns, row))
 	b = append(b, '{')
 	for i, c := range t.Columns {
 		if i > 0 {
@@ -166,7 +166,7 @@ func feedPrevious(t *Table, before, after Row) json.RawMessage {
 // feedRemoved returns the Previous of a deletion's entry: every column of the row as
 // it was, but synced_at and sync_source.
 func feedRemoved(t *Table, before Row) json.RawMessage {
-	b := make([]byte, 0, 512)
+	b := make([]byte, 0, encodedSize(t.Columns[:t.syncedAt()], before))
 	b = append(b, '{')
 	for i, c := range t.Columns[:t.syncedAt()] {
 		if i > 0 {
@@ -192,6 +192,25 @@ func SameValue(c Column, a, b any) bool {
 		return false
 	}
 	return jsonEqual(x, y)
+}
+
+// encodedSize returns about how many bytes appendColumn takes for the columns cols of
+// row, with the braces and commas around them: enough for a row without characters
+// to escape, so that building an entry allocates once instead of growing its buffer.
+func encodedSize(cols []Column, row Row) int {
+	n := 2
+	for i, c := range cols {
+		n += len(c.Name) + 4
+		switch v := row[i].(type) {
+		case string:
+			n += len(v) + 2
+		case json.RawMessage:
+			n += len(v) + 4
+		default:
+			n += 20
+		}
+	}
+	return n
 }
 
 // appendColumn appends "name":value.
@@ -227,6 +246,14 @@ func appendValue(b []byte, v any) []byte {
 	return append(b, j...)
 }
 
+// jsonSafe says which ASCII bytes appendString copies as they are.
+var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		safe[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return safe
+}()
+
 // appendString appends s as a JSON string, escaping as encoding/json does (HTML
 // characters included, so that the feed is safe to embed in a page).
 func appendString(b []byte, s string) []byte {
@@ -236,7 +263,7 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
@@ -250,6 +277,10 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
