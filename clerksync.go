@@ -458,6 +458,7 @@ type FeedStore interface {
 	// PruneChanges deletes the entries recorded before t whose seq is at most upTo
 	// and returns how many it deleted. It deletes from the start of the feed, in seq
 	// order, and stops at the first entry recorded at t or later: an older entry after
-	// it (a writer's clock stepped back) waits for the next prune.
+	// it (a writer's clock stepped back) waits for the next prune. It never deletes the
+	// newest entry, so that a seq is never given twice.
 	PruneChanges(ctx context.Context, before time.Time, upTo int64) (int, error)
 }

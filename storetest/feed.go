@@ -257,13 +257,22 @@ func testPruneChanges(t *testing.T, open Opener) {
 	if len(left) != 1 || left[0].ObjectID != "user_p3" {
 		t.Fatalf("left: %v", types(left))
 	}
-	// Emptied, the feed never gives a seq again: a reader's cursor stays valid.
-	if n, err := f.PruneChanges(ctx, Epoch.Add(24*time.Hour), all[2].Seq); err != nil || n != 1 {
-		t.Fatalf("PruneChanges = %d, %v; want 1", n, err)
+	// The newest entry is never pruned, whatever its age: the feed is never emptied,
+	// so it never gives a seq again and LastSeq still says where it ends.
+	if n, err := f.PruneChanges(ctx, Epoch.Add(24*time.Hour), all[2].Seq); err != nil || n != 0 {
+		t.Fatalf("PruneChanges of the newest entry = %d, %v; want 0", n, err)
+	}
+	if last, err := f.LastSeq(ctx); err != nil || last != all[2].Seq {
+		t.Fatalf("LastSeq = %d, %v; want %d", last, err, all[2].Seq)
 	}
 	MustApply(t, s, Upsert("msg_user_p4", NewProfile("user_p4", start)))
-	if next := AllChanges(t, f, 0); len(next) != 1 || next[0].Seq <= all[2].Seq {
-		t.Fatalf("after pruning every entry, the next is %v; want one with a seq above %d", next, all[2].Seq)
+	next := AllChanges(t, f, all[2].Seq)
+	if len(next) != 1 || next[0].ObjectID != "user_p4" || next[0].Seq <= all[2].Seq {
+		t.Fatalf("after pruning, the next entry is %v; want user_p4's with a seq above %d", next, all[2].Seq)
+	}
+	// Once a newer entry exists, the old newest goes like any other.
+	if n, err := f.PruneChanges(ctx, Epoch.Add(24*time.Hour), next[0].Seq); err != nil || n != 1 {
+		t.Fatalf("PruneChanges = %d, %v; want 1", n, err)
 	}
 }
 

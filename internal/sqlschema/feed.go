@@ -20,10 +20,13 @@ ON CONFLICT (endpoint) DO UPDATE SET position = excluded.position, updated_at = 
 	// (give or take a writer's clock), so the first one recorded at the cutoff or later
 	// bounds the range, and finding it reads only the entries about to go. Finding the
 	// bound and deleting are one statement, so that an entry committed in between is
-	// never deleted with the old ones.
+	// never deleted with the old ones. The newest entry stays: SQLite gives the next
+	// entry the largest seq plus one, and PostgreSQL's readers learn where the feed ends
+	// from it.
 	PruneChangesSQL = `DELETE FROM clerksync_changes WHERE seq IN (
     SELECT seq FROM clerksync_changes
     WHERE seq <= $1 AND seq < coalesce((SELECT seq FROM clerksync_changes WHERE created_at >= $2 ORDER BY seq LIMIT 1), 9223372036854775807)
+      AND seq < (SELECT max(seq) FROM clerksync_changes)
     ORDER BY seq LIMIT $3)`
 )
 

@@ -144,9 +144,12 @@ UPDATE clerksync_events SET object_kind = 'user', object_id = user_id
 
 -- The changes feed: one entry per real change to a synced table, recorded in the
 -- transaction of the change. seq orders it: SQLite has one writer at a time, so
--- entries commit in seq order and a reader following seq never misses one.
+-- entries commit in seq order and a reader following seq never misses one. A new
+-- entry's seq is one more than the largest, and pruning never deletes the newest
+-- entry, so a seq is never given twice (AUTOINCREMENT would promise the same, for an
+-- update of sqlite_sequence with every insert).
 CREATE TABLE clerksync_changes (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER PRIMARY KEY,
     id          TEXT    NOT NULL,
     type        TEXT    NOT NULL,
     object_id   TEXT    NOT NULL,
