@@ -103,10 +103,7 @@ func (c *Change) Profile() *Profile {
 func (c *Change) Key() ObjectKey { return ObjectKey{c.Kind, c.ID} }
 
 // UpsertUser returns the change that upserts p from source.
-func UpsertUser(p *Profile, source Source) Change {
-	p.SyncSource = source
-	return Change{Op: OpUpsert, Source: source, Kind: KindUser, ID: p.UserID, UserID: p.UserID, Object: p}
-}
+func UpsertUser(p *Profile, source Source) Change { return Upsert(p, source) }
 
 // Upsert returns the change that upserts o from source; UserID is set for users,
 // memberships and accepted invitations.

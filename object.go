@@ -133,11 +133,14 @@ type Permission struct {
 	Raw        json.RawMessage
 }
 
-func syncedMillis(t time.Time) any {
-	if t.IsZero() {
-		return nil
+// appendTail appends the values of the columns every table ends with (see tail):
+// created_at, updated_at, synced_at (NULL when zero) and sync_source.
+func appendTail(dst Row, createdAt, updatedAt int64, syncedAt time.Time, source Source) Row {
+	var synced any
+	if !syncedAt.IsZero() {
+		synced = syncedAt.UnixMilli()
 	}
-	return t.UnixMilli()
+	return append(dst, Millis(createdAt), Millis(updatedAt), synced, Text(string(source)))
 }
 
 // ObjectKey returns the user's key.
@@ -151,13 +154,13 @@ func (p *Profile) RawJSON() json.RawMessage { return p.Raw }
 
 // AppendRow appends the columns of profiles.
 func (p *Profile) AppendRow(dst Row) Row {
-	return append(dst,
+	dst = append(dst,
 		p.UserID, Text(p.Email), p.EmailVerified, Text(p.Phone), Text(p.Username),
 		Text(p.FirstName), Text(p.LastName), Text(p.ImageURL), Text(p.ExternalID),
 		JSON(p.PublicMetadata), JSON(p.UnsafeMetadata), JSON(p.PrivateMetadata),
 		p.Banned, p.Locked, Millis(p.LastSignInAt), Millis(p.LastActiveAt),
-		Millis(p.CreatedAt), Millis(p.UpdatedAt), syncedMillis(p.SyncedAt), Text(string(p.SyncSource)),
 	)
+	return appendTail(dst, p.CreatedAt, p.UpdatedAt, p.SyncedAt, p.SyncSource)
 }
 
 // ObjectKey returns the organization's key.
@@ -175,11 +178,11 @@ func (o *Organization) AppendRow(dst Row) Row {
 	if o.MaxAllowedMemberships != 0 {
 		max = o.MaxAllowedMemberships
 	}
-	return append(dst,
+	dst = append(dst,
 		o.OrgID, Text(o.Name), Text(o.Slug), Text(o.ImageURL), Text(o.CreatedBy), max,
 		JSON(o.PublicMetadata), JSON(o.PrivateMetadata),
-		Millis(o.CreatedAt), Millis(o.UpdatedAt), syncedMillis(o.SyncedAt), Text(string(o.SyncSource)),
 	)
+	return appendTail(dst, o.CreatedAt, o.UpdatedAt, o.SyncedAt, o.SyncSource)
 }
 
 // ObjectKey returns the membership's key.
@@ -193,11 +196,11 @@ func (m *Membership) RawJSON() json.RawMessage { return m.Raw }
 
 // AppendRow appends the columns of organization_memberships.
 func (m *Membership) AppendRow(dst Row) Row {
-	return append(dst,
+	dst = append(dst,
 		m.MembershipID, Text(m.OrgID), Text(m.UserID), Text(m.Role), Text(m.RoleName),
 		JSON(m.Permissions), JSON(m.PublicMetadata), JSON(m.PrivateMetadata),
-		Millis(m.CreatedAt), Millis(m.UpdatedAt), syncedMillis(m.SyncedAt), Text(string(m.SyncSource)),
 	)
+	return appendTail(dst, m.CreatedAt, m.UpdatedAt, m.SyncedAt, m.SyncSource)
 }
 
 // ObjectKey returns the invitation's key.
@@ -211,11 +214,11 @@ func (i *Invitation) RawJSON() json.RawMessage { return i.Raw }
 
 // AppendRow appends the columns of organization_invitations.
 func (i *Invitation) AppendRow(dst Row) Row {
-	return append(dst,
+	dst = append(dst,
 		i.InvitationID, Text(i.OrgID), Text(i.Email), Text(i.Role), Text(i.RoleName), Text(i.Status),
 		Text(i.UserID), JSON(i.PublicMetadata), JSON(i.PrivateMetadata), Millis(i.ExpiresAt),
-		Millis(i.CreatedAt), Millis(i.UpdatedAt), syncedMillis(i.SyncedAt), Text(string(i.SyncSource)),
 	)
+	return appendTail(dst, i.CreatedAt, i.UpdatedAt, i.SyncedAt, i.SyncSource)
 }
 
 // ObjectKey returns the role's key.
@@ -229,10 +232,10 @@ func (r *Role) RawJSON() json.RawMessage { return r.Raw }
 
 // AppendRow appends the columns of organization_roles.
 func (r *Role) AppendRow(dst Row) Row {
-	return append(dst,
+	dst = append(dst,
 		r.RoleID, Text(r.Key), Text(r.Name), Text(r.Description), JSON(r.Permissions),
-		Millis(r.CreatedAt), Millis(r.UpdatedAt), syncedMillis(r.SyncedAt), Text(string(r.SyncSource)),
 	)
+	return appendTail(dst, r.CreatedAt, r.UpdatedAt, r.SyncedAt, r.SyncSource)
 }
 
 // ObjectKey returns the permission's key.
@@ -246,10 +249,10 @@ func (p *Permission) RawJSON() json.RawMessage { return p.Raw }
 
 // AppendRow appends the columns of organization_permissions.
 func (p *Permission) AppendRow(dst Row) Row {
-	return append(dst,
+	dst = append(dst,
 		p.PermissionID, Text(p.Key), Text(p.Name), Text(p.Description), Text(p.Type),
-		Millis(p.CreatedAt), Millis(p.UpdatedAt), syncedMillis(p.SyncedAt), Text(string(p.SyncSource)),
 	)
+	return appendTail(dst, p.CreatedAt, p.UpdatedAt, p.SyncedAt, p.SyncSource)
 }
 
 // ObjectFromRow returns the object of kind k whose columns are row (in the order of

@@ -190,7 +190,8 @@ var tables = func() [KindPermission + 1]*Table {
 	return ts
 }()
 
-// Text returns s as a Row value: nil (NULL) for "".
+// Text returns s as a Row value: nil (NULL) for "". The stores keep absent strings as
+// NULL so that applications can query IS NULL.
 func Text(s string) any {
 	if s == "" {
 		return nil

@@ -178,20 +178,8 @@ func (l *changeLog) handlePage(e *Emulator, w http.ResponseWriter, r *http.Reque
 	}
 	l.mu.Unlock()
 	d.Notice = flashCookie.Take(w, r)
-	var buf bytes.Buffer
-	if err := l.view.ExecuteTemplate(&buf, "layout", d); err != nil {
-		e.log.Error("Emulator: page could not be rendered", "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
 	// The emulator's policy, with this page's own script, which keeps the list current.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes())
+	e.writePage(w, http.StatusOK, l.view, d, "default-src 'none'; style-src 'self'; img-src 'self' https: data:; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 }
 
 func newChangeView(rc *ReceivedChange) changeView {

@@ -71,8 +71,9 @@ func (e *Emulator) orgName(id string) string {
 
 // silently runs change with every webhook about the object id (an organization and
 // what belongs to it) skipped when skip is set, as when Clerk's deliveries are lost.
-// It returns the deliveries the change made.
-func (e *Emulator) silently(id string, skip bool, change func() error) ([]Delivery, error) {
+// It returns the deliveries the change made or, when the change failed, its error as
+// the page can say it (see orgError), after what, such as "add member".
+func (e *Emulator) silently(what, id string, skip bool, change func() error) ([]Delivery, error) {
 	e.mu.Lock()
 	seq := e.seq
 	if skip {
@@ -87,13 +88,16 @@ func (e *Emulator) silently(id string, skip bool, change func() error) ([]Delive
 			delete(e.skipOrg, id)
 		}
 	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, orgError(err))
+	}
 	var out []Delivery
 	for _, d := range e.deliveries {
 		if d.seq > seq {
 			out = append(out, d)
 		}
 	}
-	return out, err
+	return out, nil
 }
 
 // OrgInput describes an organization to create, or a change to one.
@@ -125,13 +129,13 @@ func orgError(err error) error {
 func (e *Emulator) CreateOrganization(in OrgInput) (*clerkfake.Organization, []Delivery, error) {
 	id := clerkfake.NewID("org_", e.now())
 	var org *clerkfake.Organization
-	ds, err := e.silently(id, in.SkipWebhook, func() error {
+	ds, err := e.silently("create organization", id, in.SkipWebhook, func() error {
 		var err error
 		org, err = e.fake.CreateOrganization(clerkfake.OrganizationParams{ID: id, Name: strings.TrimSpace(in.Name), CreatedBy: in.CreatedBy})
 		return err
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("create organization: %w", orgError(err))
+		return nil, nil, err
 	}
 	return org, ds, nil
 }
@@ -142,76 +146,52 @@ func (e *Emulator) RenameOrganization(id string, in OrgInput) ([]Delivery, error
 	if name == "" {
 		return nil, fmt.Errorf("%w: a name is needed", ErrInvalidInput)
 	}
-	ds, err := e.silently(id, in.SkipWebhook, func() error {
+	return e.silently("rename organization", id, in.SkipWebhook, func() error {
 		_, err := e.fake.UpdateOrganization(id, func(o *clerkfake.Organization) { o.Name = name })
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("rename organization: %w", orgError(err))
-	}
-	return ds, nil
 }
 
 // DeleteOrganization deletes the organization id, with its memberships and
 // invitations, and sends organization.deleted.
 func (e *Emulator) DeleteOrganization(id string, skipWebhook bool) ([]Delivery, error) {
-	ds, err := e.silently(id, skipWebhook, func() error { return e.fake.DeleteOrganization(id) })
-	if err != nil {
-		return nil, fmt.Errorf("delete organization: %w", orgError(err))
-	}
-	return ds, nil
+	return e.silently("delete organization", id, skipWebhook, func() error { return e.fake.DeleteOrganization(id) })
 }
 
 // AddMember adds the user to the organization with role and sends
 // organizationMembership.created.
 func (e *Emulator) AddMember(orgID, userID, role string, skipWebhook bool) ([]Delivery, error) {
-	ds, err := e.silently(orgID, skipWebhook, func() error {
+	return e.silently("add member", orgID, skipWebhook, func() error {
 		_, err := e.fake.AddMember(orgID, userID, role)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("add member: %w", orgError(err))
-	}
-	return ds, nil
 }
 
 // SetRole changes the role of the user in the organization and sends
 // organizationMembership.updated.
 func (e *Emulator) SetRole(orgID, userID, role string, skipWebhook bool) ([]Delivery, error) {
-	ds, err := e.silently(orgID, skipWebhook, func() error {
+	return e.silently("change role", orgID, skipWebhook, func() error {
 		_, err := e.fake.UpdateMember(orgID, userID, role)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("change role: %w", orgError(err))
-	}
-	return ds, nil
 }
 
 // RemoveMember removes the user from the organization and sends
 // organizationMembership.deleted, which carries the whole membership.
 func (e *Emulator) RemoveMember(orgID, userID string, skipWebhook bool) ([]Delivery, error) {
-	ds, err := e.silently(orgID, skipWebhook, func() error {
+	return e.silently("remove member", orgID, skipWebhook, func() error {
 		_, err := e.fake.RemoveMember(orgID, userID)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("remove member: %w", orgError(err))
-	}
-	return ds, nil
 }
 
 // Invite invites email to the organization with role and sends
 // organizationInvitation.created.
 func (e *Emulator) Invite(orgID, email, role string, skipWebhook bool) ([]Delivery, error) {
-	ds, err := e.silently(orgID, skipWebhook, func() error {
+	return e.silently("invite", orgID, skipWebhook, func() error {
 		_, err := e.fake.Invite(orgID, email, role, "")
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("invite: %w", orgError(err))
-	}
-	return ds, nil
 }
 
 // AcceptInvitation accepts the invitation as the user whose email it was sent to
@@ -228,26 +208,18 @@ func (e *Emulator) AcceptInvitation(orgID, invitationID, userID string, skipWebh
 			return nil, fmt.Errorf("%w: no user has the invited email address; create one with it first", ErrInvalidInput)
 		}
 	}
-	ds, err := e.silently(orgID, skipWebhook, func() error {
+	return e.silently("accept invitation", orgID, skipWebhook, func() error {
 		_, err := e.fake.AcceptInvitation(invitationID, userID)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("accept invitation: %w", orgError(err))
-	}
-	return ds, nil
 }
 
 // RevokeInvitation revokes the invitation and sends organizationInvitation.revoked.
 func (e *Emulator) RevokeInvitation(orgID, invitationID string, skipWebhook bool) ([]Delivery, error) {
-	ds, err := e.silently(orgID, skipWebhook, func() error {
+	return e.silently("revoke invitation", orgID, skipWebhook, func() error {
 		_, err := e.fake.RevokeInvitation(invitationID)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("revoke invitation: %w", orgError(err))
-	}
-	return ds, nil
 }
 
 // userByEmail returns the id of the user whose primary email address is email.

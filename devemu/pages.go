@@ -16,6 +16,7 @@ import (
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/internal/flash"
+	"github.com/clerksync/clerksync/internal/htmlpage"
 )
 
 //go:embed assets
@@ -144,20 +145,17 @@ func (e *Emulator) render(w http.ResponseWriter, r *http.Request, status int, t 
 	if d.Notice == nil {
 		d.Notice = flashCookie.Take(w, r)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+	e.writePage(w, status, t, d, pageCSP)
+}
+
+// pageCSP is the Content-Security-Policy of the emulator's pages: no script.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// writePage writes the layout of t with d, never cached, under the policy csp.
+func (e *Emulator) writePage(w http.ResponseWriter, status int, t *template.Template, d any, csp string) {
+	if err := htmlpage.Write(w, status, t, "layout", d, htmlpage.Headers{CSP: csp, CacheControl: "no-store"}); err != nil {
 		e.log.Error("Emulator: page could not be rendered", "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // users returns every user of the emulated instance, oldest first.

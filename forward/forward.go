@@ -172,30 +172,16 @@ func New(cfg Config) (*Forwarder, error) {
 }
 
 func setDefaults(c *Config) {
-	if c.Concurrency <= 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Window <= 0 {
-		c.Window = DefaultWindow
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MinBackoff <= 0 {
-		c.MinBackoff = DefaultMinBackoff
-	}
+	orDefault(&c.Concurrency, DefaultConcurrency)
+	orDefault(&c.Window, DefaultWindow)
+	orDefault(&c.Timeout, DefaultTimeout)
+	orDefault(&c.MinBackoff, DefaultMinBackoff)
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = max(DefaultMaxBackoff, c.MinBackoff)
 	}
-	if c.Poll <= 0 {
-		c.Poll = DefaultPoll
-	}
-	if c.LeaseTTL <= 0 {
-		c.LeaseTTL = DefaultLeaseTTL
-	}
-	if c.Report <= 0 {
-		c.Report = DefaultReport
-	}
+	orDefault(&c.Poll, DefaultPoll)
+	orDefault(&c.LeaseTTL, DefaultLeaseTTL)
+	orDefault(&c.Report, DefaultReport)
 	if c.Client == nil {
 		c.Client = &http.Client{Timeout: c.Timeout}
 	}
@@ -204,6 +190,13 @@ func setDefaults(c *Config) {
 	}
 	if c.Holder == "" {
 		c.Holder = clerksync.NewFeedID(time.Now())[4:]
+	}
+}
+
+// orDefault sets *v to def unless *v is positive.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 

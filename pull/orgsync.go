@@ -59,31 +59,8 @@ func (s *Syncer) SyncOrganization(ctx context.Context, orgID string) (*OrgSync, 
 	}
 	out.Before = before
 
-	var ch clerksync.Change
-	raw, err := s.Client.GetOrganization(ctx, orgID)
-	switch {
-	case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
-		ch = clerksync.Delete(key, clerksync.SourceAPI)
-		out.Gone = true
-	case err != nil:
-		return nil, fmt.Errorf("get organization %s from Clerk: %w", orgID, err)
-	default:
-		o, err := s.decodeObject(clerksync.KindOrganization, raw)
-		if err != nil {
-			return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk's answer for %s could not be decoded", orgID), Err: err}
-		}
-		if o.ObjectKey() != key {
-			return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk answered %s when asked for %s", o.ObjectKey().ID, orgID)}
-		}
-		ch = clerksync.Upsert(o, clerksync.SourceAPI)
-	}
-	results, err := s.Engine.Apply(ctx, ch)
-	if err != nil {
-		return nil, fmt.Errorf("apply organization %s: %w", orgID, err)
-	}
-	out.Result = results[0]
-	if out.Result.Outcome == clerksync.OutcomeDeadLetter {
-		return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("organization %s could not be stored", orgID), Err: fmt.Errorf("%s", out.Result.Error)}
+	if out.Result, out.Gone, err = s.applyFromClerk(ctx, key, s.Client.GetOrganization); err != nil {
+		return nil, err
 	}
 	log := s.logger().With(attrObjectID, orgID)
 	if !out.Gone && out.Result.Reason != clerksync.ReasonDeleted {

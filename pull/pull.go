@@ -85,6 +85,39 @@ type UserSync struct {
 	Memberships *MembershipSync
 }
 
+// applyFromClerk reads the object key from the Backend API with get and applies, with
+// source api, what Clerk answered: the object, or its deletion when Clerk answers 404
+// resource_not_found (gone). A dead letter is an error: the object could not be stored.
+func (s *Syncer) applyFromClerk(ctx context.Context, key clerksync.ObjectKey,
+	get func(ctx context.Context, id string) ([]byte, error)) (res clerksync.Result, gone bool, err error) {
+	what := key.Kind.String() + " " + key.ID // such as "user user_123"
+	var ch clerksync.Change
+	raw, err := get(ctx, key.ID)
+	switch {
+	case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
+		ch, gone = clerksync.Delete(key, clerksync.SourceAPI), true
+	case err != nil:
+		return res, false, fmt.Errorf("get %s from Clerk: %w", what, err)
+	default:
+		o, err := s.decodeObject(key.Kind, raw)
+		if err != nil {
+			return res, false, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk's answer for %s could not be decoded", key.ID), Err: err}
+		}
+		if got := o.ObjectKey(); got != key {
+			return res, false, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk answered %s %s when asked for %s", got.Kind, got.ID, key.ID)}
+		}
+		ch = clerksync.Upsert(o, clerksync.SourceAPI)
+	}
+	results, err := s.Engine.Apply(ctx, ch)
+	if err != nil {
+		return res, false, fmt.Errorf("apply %s: %w", what, err)
+	}
+	if res = results[0]; res.Outcome == clerksync.OutcomeDeadLetter {
+		return res, false, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("%s could not be stored", what), Err: fmt.Errorf("%s", res.Error)}
+	}
+	return res, gone, nil
+}
+
 // SyncUser reads userID from the Backend API and applies it with source api: an
 // upsert, or a delete when Clerk answers 404 resource_not_found. Then it syncs the
 // user's memberships: every membership Clerk lists for the user is applied, and a
@@ -93,9 +126,8 @@ type UserSync struct {
 // with code ECONFIG when the API is not configured or the key is wrong, EUNAVAILABLE
 // when Clerk or the database is down (nothing changed), EINVALID for a malformed id.
 func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error) {
-	if s.Client == nil {
-		return nil, &clerksync.Error{Code: clerksync.ECONFIG, Message: "the Clerk Backend API is not configured",
-			Hint: "set CLERK_SECRET_KEY (Clerk Dashboard → API keys → Secret keys)"}
+	if err := s.checkAPI(); err != nil {
+		return nil, err
 	}
 	before, err := s.Store.Profile(ctx, userID)
 	if err != nil && clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
@@ -103,32 +135,8 @@ func (s *Syncer) SyncUser(ctx context.Context, userID string) (*UserSync, error)
 	}
 	out := &UserSync{UserID: userID, Before: before}
 
-	var ch clerksync.Change
-	raw, err := s.Client.GetUser(ctx, userID)
-	switch {
-	case clerksync.ErrorCode(err) == clerksync.ENOTFOUND:
-		ch = clerksync.Delete(clerksync.UserKey(userID), clerksync.SourceAPI)
-		out.Gone = true
-	case err != nil:
-		return nil, fmt.Errorf("get user %s from Clerk: %w", userID, err)
-	default:
-		p, err := clerkdecode.DecodeUser(raw, s.Decode)
-		if err != nil {
-			return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk's answer for %s could not be decoded", userID), Err: err}
-		}
-		if p.UserID != userID {
-			return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("Clerk answered user %s when asked for %s", p.UserID, userID)}
-		}
-		ch = clerksync.UpsertUser(p, clerksync.SourceAPI)
-	}
-
-	results, err := s.Engine.Apply(ctx, ch)
-	if err != nil {
-		return nil, fmt.Errorf("apply user %s: %w", userID, err)
-	}
-	out.Result = results[0]
-	if out.Result.Outcome == clerksync.OutcomeDeadLetter {
-		return nil, &clerksync.Error{Code: clerksync.EINTERNAL, Message: fmt.Sprintf("user %s could not be stored", userID), Err: fmt.Errorf("%s", out.Result.Error)}
+	if out.Result, out.Gone, err = s.applyFromClerk(ctx, clerksync.UserKey(userID), s.Client.GetUser); err != nil {
+		return nil, err
 	}
 	after, err := s.Store.Profile(ctx, userID)
 	switch {

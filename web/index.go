@@ -1,11 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"html/template"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/clerksync/clerksync/internal/htmlpage"
 )
 
 // serviceRoute is one route of the server, as the service page at GET / lists it.
@@ -99,19 +100,12 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, info)
 		return
 	}
-	var buf bytes.Buffer
-	if err := indexPage.ExecuteTemplate(&buf, "index", info); err != nil {
+	if err := htmlpage.Write(w, http.StatusOK, indexPage, "index", info, htmlpage.Headers{
+		CSP:          "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+		CacheControl: "no-cache",
+	}); err != nil {
 		s.Logger.Error("Service page could not be rendered", attrError, err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-cache")
-	_, _ = w.Write(buf.Bytes())
 }
 
 // wantsJSON reports whether the request's Accept header asks for JSON rather than a

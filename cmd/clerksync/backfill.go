@@ -48,12 +48,8 @@ func (c *BackfillCommand) ParseFlags(args []string) error {
 		pull.DefaultPruneShare, pull.DefaultPruneFloor))
 	fs.BoolVar(&c.dryRun, "dry-run", false, "read everything from Clerk and report what would change, changing nothing")
 	fs.DurationVar(&c.progressEvery, "progress-every", 10*time.Second, "time between progress lines when stderr is not a terminal")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args, "backfill", ""); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return usagef("backfill takes no arguments, got %q", fs.Args())
 	}
 	if c.pageSize < 1 || c.pageSize > clerkapi.MaxLimit {
 		return usagef("--limit-per-page %d is outside 1 to %d", c.pageSize, clerkapi.MaxLimit)

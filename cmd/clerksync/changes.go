@@ -26,22 +26,10 @@ const defaultChangesPoll = 500 * time.Millisecond
 
 // Run runs the changes subcommand named by args[0].
 func (c *ChangesCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		c.usage(c.Stderr)
-		return usagef("changes needs a subcommand: list or tail")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list":
-		return c.list(ctx, rest)
-	case "tail":
-		return c.tail(ctx, rest)
-	case "help", "-h", "--help", "-help":
-		c.usage(c.Stdout)
-		return nil
-	}
-	c.usage(c.Stderr)
-	return usagef("unknown changes subcommand %q: use list or tail", sub)
+	return runSubcommand(ctx, "changes", []subcommand{
+		{"list", c.list},
+		{"tail", c.tail},
+	}, args, c.usage, c.Stdout, c.Stderr)
 }
 
 func (c *ChangesCommand) usage(w io.Writer) {
@@ -94,10 +82,7 @@ func (f *feedFlags) check(fs *flag.FlagSet, cmd string, pos []string) error {
 		return usagef("--after %d is not a seq: give the seq of an entry, or 0 for the beginning", f.after)
 	}
 	for _, t := range f.types {
-		for _, p := range strings.Split(t, ",") {
-			if p = strings.TrimSpace(p); p == "" {
-				continue
-			}
+		for _, p := range splitList(t) {
 			if !clerksync.ValidFeedPattern(p) {
 				return usagef("--type %q matches no type of change: use a type such as profile.created, a kind such as membership.*, or *; the types are %s",
 					p, strings.Join(clerksync.FeedTypes(), ", "))

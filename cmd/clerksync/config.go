@@ -38,12 +38,18 @@ type commonFlags struct {
 func (c *commonFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.DatabaseURL, "database-url", envOr(getenv, "DATABASE_URL", DefaultDatabaseURL),
 		"database: sqlite:PATH, file:PATH or postgres://… (env DATABASE_URL)")
-	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "LOG_LEVEL", "info"), "log level: debug, info, warn, error (env LOG_LEVEL)")
-	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
+	c.registerLog(fs, getenv)
 	fs.StringVar(&c.Schema, "schema", envOr(getenv, "DATABASE_SCHEMA", "public"), "PostgreSQL schema for clerksync's tables (env DATABASE_SCHEMA)")
 	fs.BoolVar(&c.Supabase, "supabase", envBool(getenv, "SUPABASE"), "PostgreSQL: enable row level security so a signed-in user can read their own profile, and the organizations and memberships of organizations they belong to (env SUPABASE=1)")
 	fs.StringVar(&c.OnDelete, "on-delete", envOr(getenv, "CLERKSYNC_ON_DELETE", string(clerksync.DeleteHard)),
 		"what a deletion does to a row: hard removes it; soft keeps it with deleted_at set and its personal columns cleared (env CLERKSYNC_ON_DELETE)")
+}
+
+// registerLog adds only --log-level and --log-format, for the commands that open no
+// database.
+func (c *commonFlags) registerLog(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "LOG_LEVEL", "info"), "log level: debug, info, warn, error (env LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
 }
 
 // deletePolicy returns the --on-delete policy, or a usage error naming the choices.
@@ -147,4 +153,32 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	_, _ = buf.WriteTo(out)
 	return &usageError{err}
+}
+
+// parseFlagsOnly parses args (see parseFlags) for a command that takes flags only: a
+// positional argument prints the usage and is a usage error naming cmd, followed by
+// hint in parentheses when hint is not empty.
+func parseFlagsOnly(fs *flag.FlagSet, args []string, cmd, hint string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return nil
+	}
+	fs.Usage()
+	if hint != "" {
+		return usagef("%s takes no arguments, got %q (%s)", cmd, fs.Args(), hint)
+	}
+	return usagef("%s takes no arguments, got %q", cmd, fs.Args())
+}
+
+// splitList splits a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -36,8 +36,7 @@ type DevCommand struct {
 	databaseURL string
 	parties     string
 	seed        bool
-	logLevel    string
-	logFormat   string
+	log         commonFlags // only --log-level and --log-format
 
 	serve  *ServeCommand
 	emu    *devemu.Emulator
@@ -59,14 +58,9 @@ func (c *DevCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.parties, "authorized-parties", c.Getenv("CLERK_AUTHORIZED_PARTIES"),
 		"other local origins whose pages may use /profile-sync.js and the profile API, such as http://localhost:5173 (env CLERK_AUTHORIZED_PARTIES)")
 	fs.BoolVar(&c.seed, "seed", true, "start with a few demonstration users")
-	fs.StringVar(&c.logLevel, "log-level", envOr(c.Getenv, "LOG_LEVEL", "info"), "log level: debug, info, warn, error (env LOG_LEVEL)")
-	fs.StringVar(&c.logFormat, "log-format", envOr(c.Getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
-	if err := parseFlags(fs, args); err != nil {
+	c.log.registerLog(fs, c.Getenv)
+	if err := parseFlagsOnly(fs, args, "dev", ""); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return usagef("dev takes no arguments, got %q", fs.Args())
 	}
 	setting, value := addrSetting(flagsGiven(fs)["addr"], c.addr, c.Getenv)
 	if err := checkAddr(setting, value, c.addr); err != nil {
@@ -118,8 +112,7 @@ func (c *DevCommand) Run(ctx context.Context, args []string) error {
 // Open starts the emulator and the server, then creates the demonstration users
 // (their webhooks go through the real webhook route).
 func (c *DevCommand) Open(ctx context.Context) (err error) {
-	common := commonFlags{LogLevel: c.logLevel, LogFormat: c.logFormat}
-	logger, err := common.logger(c.Stderr)
+	logger, err := c.log.logger(c.Stderr)
 	if err != nil {
 		return err
 	}
@@ -163,8 +156,8 @@ func (c *DevCommand) Open(ctx context.Context) (err error) {
 		"CLERK_SIGN_IN_URL":        devemu.SignInPath,
 		"CLERKSYNC_FORWARD_URL":    c.emu.ChangesURL(), // the emulator's receiver (devemu/changes.go)
 		"CLERKSYNC_FORWARD_SECRET": c.emu.ChangesSecret(),
-		"LOG_LEVEL":                c.logLevel,
-		"LOG_FORMAT":               c.logFormat,
+		"LOG_LEVEL":                c.log.LogLevel,
+		"LOG_FORMAT":               c.log.LogFormat,
 	}
 	for _, k := range devPassEnv {
 		if v := c.Getenv(k); v != "" {

@@ -28,26 +28,12 @@ const listPage = 1000
 
 // Run runs the events subcommand named by args[0].
 func (c *EventsCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		c.usage(c.Stderr)
-		return usagef("events needs a subcommand: list, show, replay or prune")
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "list":
-		return c.list(ctx, rest)
-	case "show":
-		return c.show(ctx, rest)
-	case "replay":
-		return c.replay(ctx, rest)
-	case "prune":
-		return c.prune(ctx, rest)
-	case "help", "-h", "--help", "-help":
-		c.usage(c.Stdout)
-		return nil
-	}
-	c.usage(c.Stderr)
-	return usagef("unknown events subcommand %q: use list, show, replay or prune", sub)
+	return runSubcommand(ctx, "events", []subcommand{
+		{"list", c.list},
+		{"show", c.show},
+		{"replay", c.replay},
+		{"prune", c.prune},
+	}, args, c.usage, c.Stdout, c.Stderr)
 }
 
 func (c *EventsCommand) usage(w io.Writer) {

@@ -29,12 +29,8 @@ func (c *HealthcheckCommand) Run(ctx context.Context, args []string) error {
 			"Exits 0 and prints ok, or exits 1 and says why. For a container's HEALTHCHECK: the image has no curl.", c.Stderr)
 	fs.StringVar(&target, "url", "", "URL to GET (default: http://127.0.0.1:$PORT/healthz, port 3000 when PORT is unset; /readyz also checks the database)")
 	fs.DurationVar(&timeout, "timeout", 3*time.Second, "how long to wait for the answer")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args, "healthcheck", "give the address with --url"); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return usagef("healthcheck takes no arguments, got %q (give the address with --url)", fs.Args())
 	}
 	if target == "" {
 		var err error

@@ -16,12 +16,8 @@ type MigrateCommand struct {
 func (c *MigrateCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("migrate [flags]", "Create or upgrade clerksync's tables and exit. Safe to run from several replicas at once.", c.Stderr)
 	c.common.register(fs, c.Getenv)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args, "migrate", ""); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return usagef("migrate takes no arguments, got %q", fs.Args())
 	}
 	logger, err := c.common.logger(c.Stderr)
 	if err != nil {

@@ -28,8 +28,7 @@ type ReceiveCommand struct {
 	failRate  float64
 	asJSON    bool
 	newSecret bool
-	logLevel  string
-	logFormat string
+	log       commonFlags // only --log-level and --log-format
 
 	// Listener, when set, is used instead of listening on --listen (tests).
 	Listener net.Listener
@@ -57,14 +56,9 @@ func (c *ReceiveCommand) ParseFlags(args []string) error {
 	fs.Float64Var(&c.failRate, "fail-rate", 0, "answer 503 to this share of the deliveries, from 0 to 1 (such as 0.3), to watch clerksync send them again")
 	fs.BoolVar(&c.asJSON, "json", false, "print each change as one JSON line, as delivered")
 	fs.BoolVar(&c.newSecret, "new-secret", false, "print a new Signing Secret (whsec_…) and exit")
-	fs.StringVar(&c.logLevel, "log-level", envOr(c.Getenv, "LOG_LEVEL", "info"), "log level: debug, info, warn, error (env LOG_LEVEL)")
-	fs.StringVar(&c.logFormat, "log-format", envOr(c.Getenv, "LOG_FORMAT", "text"), "log format: text or json (env LOG_FORMAT)")
-	if err := parseFlags(fs, args); err != nil {
+	c.log.registerLog(fs, c.Getenv)
+	if err := parseFlagsOnly(fs, args, "receive", ""); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return usagef("receive takes no arguments, got %q", fs.Args())
 	}
 	if c.newSecret {
 		return nil
@@ -95,8 +89,7 @@ func (c *ReceiveCommand) Run(ctx context.Context, args []string) error {
 		_, err := fmt.Fprintln(c.Stdout, svixsig.GenerateSecret())
 		return err
 	}
-	common := commonFlags{LogLevel: c.logLevel, LogFormat: c.logFormat}
-	logger, err := common.logger(c.Stderr)
+	logger, err := c.log.logger(c.Stderr)
 	if err != nil {
 		return err
 	}

@@ -324,14 +324,3 @@ func (c *SendCommand) session(eventType string, now time.Time) *clerkfake.Sessio
 	}[eventType]
 	return s
 }
-
-// splitList splits a comma-separated flag value.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}

@@ -84,12 +84,8 @@ func (c *ServeCommand) ParseFlags(args []string) error {
 	fs.StringVar(&c.debugAddr, "debug-addr", c.Getenv("CLERKSYNC_DEBUG_ADDR"), "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060 (env CLERKSYNC_DEBUG_ADDR)")
 	fs.BoolVar(&c.logNames, "log-names", envBool(c.Getenv, "CLERKSYNC_LOG_NAMES"),
 		"name the user in the info line of each synced profile, \"Syncing profile for user_123 (Ada Lovelace)\" (off: ids only) (env CLERKSYNC_LOG_NAMES=1)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args, "serve", ""); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return usagef("serve takes no arguments, got %q", fs.Args())
 	}
 	given := flagsGiven(fs)
 	setting, value := addrSetting(given["addr"], c.addr, c.Getenv)

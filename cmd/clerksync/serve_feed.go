@@ -43,11 +43,7 @@ func (l *stringList) Set(v string) error {
 
 // register adds the feed's flags to fs, with defaults from the environment.
 func (f *feedSettings) register(fs *flag.FlagSet, getenv func(string) string) {
-	for _, u := range strings.Split(getenv("CLERKSYNC_FORWARD_URL"), ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			f.urls = append(f.urls, u)
-		}
-	}
+	f.urls = append(f.urls, splitList(getenv("CLERKSYNC_FORWARD_URL"))...)
 	if t := strings.TrimSpace(getenv("CLERKSYNC_FORWARD_TYPES")); t != "" {
 		f.types = append(f.types, t)
 	}
@@ -75,9 +71,9 @@ func (f *feedSettings) validate() error {
 		e := forward.Endpoint{URL: u}
 		switch {
 		case len(f.types) == 1:
-			e.Types = splitPatterns(f.types[0])
+			e.Types = splitList(f.types[0])
 		case len(f.types) > 1:
-			e.Types = splitPatterns(f.types[i])
+			e.Types = splitList(f.types[i])
 		}
 		for _, p := range e.Types {
 			if !clerksync.ValidFeedPattern(p) {
@@ -91,14 +87,4 @@ func (f *feedSettings) validate() error {
 			"(make one with: clerksync receive --new-secret, and give the same to your application)")
 	}
 	return nil
-}
-
-func splitPatterns(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

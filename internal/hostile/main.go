@@ -122,6 +122,24 @@ func timedDelivery(p *serveproc.Proc, id string) (int, time.Duration) {
 	return code, time.Since(t)
 }
 
+// dialEach opens n connections to p at once and runs f on each, in a goroutine of its
+// own, closing the connection when f returns; a connection that cannot be opened is
+// skipped. It returns at once: wait waits for every f.
+func dialEach(p *serveproc.Proc, n int, f func(c net.Conn)) (wait func()) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", p.Addr)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			f(c)
+		})
+	}
+	return wg.Wait
+}
+
 func slowHeaders(r *report, bin, dir string) {
 	const conns = 200
 	r.tried("slow headers (slowloris)", fmt.Sprintf("%d connections each sending a request line, then one header byte a second, for 30 s", conns))
@@ -130,38 +148,28 @@ func slowHeaders(r *report, bin, dir string) {
 		return
 	}
 	defer p.Stop()
-	var wg sync.WaitGroup
 	closedAfter := make(chan time.Duration, conns)
-	for range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", p.Addr)
-			if err != nil {
+	wait := dialEach(p, conns, func(c net.Conn) {
+		t := time.Now()
+		if _, err := io.WriteString(c, "POST /api/webhooks/clerk HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+			return
+		}
+		for time.Since(t) < 30*time.Second {
+			time.Sleep(time.Second)
+			if _, err := c.Write([]byte("a")); err != nil {
+				closedAfter <- time.Since(t)
 				return
 			}
-			defer c.Close()
-			t := time.Now()
-			if _, err := io.WriteString(c, "POST /api/webhooks/clerk HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+			_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				closedAfter <- time.Since(t)
 				return
 			}
-			for time.Since(t) < 30*time.Second {
-				time.Sleep(time.Second)
-				if _, err := c.Write([]byte("a")); err != nil {
-					closedAfter <- time.Since(t)
-					return
-				}
-				_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
-				if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-					closedAfter <- time.Since(t)
-					return
-				}
-			}
-		}()
-	}
+		}
+	})
 	time.Sleep(2 * time.Second)
 	code, took := timedDelivery(p, "msg_slowheaders")
-	wg.Wait()
+	wait()
 	close(closedAfter)
 	var n int
 	var longest time.Duration
@@ -192,51 +200,41 @@ func slowBody(r *report, bin, dir string) {
 	var mu sync.Mutex
 	answers := map[string]int{}
 	var slowest time.Duration
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Add(1)
+	wait := dialEach(p, conns, func(c net.Conn) {
+		t := time.Now()
+		fmt.Fprintf(c, "POST /api/webhooks/clerk HTTP/1.1\r\nHost: x\r\nsvix-id: a\r\nsvix-timestamp: %d\r\nsvix-signature: v1,x\r\nContent-Length: 1000\r\n\r\n", time.Now().Unix())
+		done := make(chan string, 1)
 		go func() {
-			defer wg.Done()
-			c, err := net.Dial("tcp", p.Addr)
+			line, err := bufio.NewReader(c).ReadString('\n')
 			if err != nil {
-				return
+				line = "no answer: " + err.Error()
 			}
-			defer c.Close()
-			t := time.Now()
-			fmt.Fprintf(c, "POST /api/webhooks/clerk HTTP/1.1\r\nHost: x\r\nsvix-id: a\r\nsvix-timestamp: %d\r\nsvix-signature: v1,x\r\nContent-Length: 1000\r\n\r\n", time.Now().Unix())
-			done := make(chan string, 1)
-			go func() {
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					line = "no answer: " + err.Error()
-				}
-				done <- strings.TrimSpace(line)
-			}()
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case line := <-done:
+			done <- strings.TrimSpace(line)
+		}()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case line := <-done:
+				mu.Lock()
+				answers[line]++
+				slowest = max(slowest, time.Since(t))
+				mu.Unlock()
+				return
+			case <-tick.C:
+				_, _ = c.Write([]byte("x"))
+				if time.Since(t) > 40*time.Second {
 					mu.Lock()
-					answers[line]++
-					slowest = max(slowest, time.Since(t))
+					answers["held for 40 s without an answer"]++
 					mu.Unlock()
 					return
-				case <-tick.C:
-					_, _ = c.Write([]byte("x"))
-					if time.Since(t) > 40*time.Second {
-						mu.Lock()
-						answers["held for 40 s without an answer"]++
-						mu.Unlock()
-						return
-					}
 				}
 			}
-		}()
-	}
+		}
+	})
 	time.Sleep(time.Second)
 	code, took := timedDelivery(p, "msg_slowbody")
-	wg.Wait()
+	wait()
 	if answers["HTTP/1.1 408 Request Timeout"]+answers["HTTP/1.1 503 Service Unavailable"] == conns {
 		r.held("every slow body was answered within %.1f s: %s", slowest.Seconds(), fmtCounts(answers))
 	} else {

@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/syncbuf"
 	"github.com/clerksync/clerksync/svixsig"
 )
 
@@ -42,7 +42,7 @@ type Proc struct {
 	Addr string
 
 	cmd  *exec.Cmd
-	logs syncBuffer
+	logs syncbuf.Buffer
 	done chan struct{}
 }
 
@@ -178,22 +178,4 @@ func (p *Proc) Deliver(id string, body []byte) (int, string) {
 // version updated.
 func UserEvent(eventType, id string, updated time.Time) []byte {
 	return clerkfake.WebhookEvent(eventType, clerkfake.NewUser(clerkfake.UserParams{ID: id, UpdatedAt: updated}), updated)
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's output and its readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

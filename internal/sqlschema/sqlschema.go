@@ -4,7 +4,11 @@
 // drivers; keeping the names in one place keeps their tables in step.
 package sqlschema
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/clerksync/clerksync"
+)
 
 // ProfileColumns are the columns of profiles, in the order the stores write and scan
 // them.
@@ -52,19 +56,9 @@ func EventReplaySet(table string) string {
     attempts = $t.attempts + 1`)
 }
 
-// Text returns s for binding, or nil (NULL) for "": the stores keep absent strings as
-// NULL so that applications can query IS NULL.
-func Text(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
+// Text returns s for binding, or nil (NULL) for "": clerksync.Text, the convention of
+// the rows of the domain's tables.
+func Text(s string) any { return clerksync.Text(s) }
 
-// Millis returns ms for binding, or nil (NULL) for 0, Clerk's "never".
-func Millis(ms int64) any {
-	if ms == 0 {
-		return nil
-	}
-	return ms
-}
+// Millis returns ms for binding, or nil (NULL) for 0, Clerk's "never": clerksync.Millis.
+func Millis(ms int64) any { return clerksync.Millis(ms) }
