@@ -85,12 +85,15 @@ func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error
 		return nil
 	}
 	typ := c.EventType
+	var obj clerksync.Object
+	var err error
 	switch {
 	case typ == "user.deleted":
 		if err := deleted(clerksync.KindUser); err != nil {
 			return err
 		}
 		c.UserID = c.ID
+		return nil
 	case typ == "organization.deleted":
 		return deleted(clerksync.KindOrganization)
 	case typ == "role.deleted":
@@ -98,40 +101,15 @@ func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error
 	case typ == "permission.deleted":
 		return deleted(clerksync.KindPermission)
 	case strings.HasPrefix(typ, "organization."):
-		org, err := DecodeOrganization(data, opt)
-		if err != nil {
-			return err
-		}
-		upsert(org)
+		obj, err = DecodeOrganization(data, opt)
 	case strings.HasPrefix(typ, "organizationMembership."):
-		m, err := DecodeMembership(data, opt)
-		if err != nil {
-			return err
-		}
-		upsert(m)
-		c.UserID = m.UserID
-		if typ == "organizationMembership.deleted" {
-			c.Op = clerksync.OpDelete
-		}
+		obj, err = DecodeMembership(data, opt)
 	case strings.HasPrefix(typ, "organizationInvitation."):
-		i, err := DecodeInvitation(data, opt)
-		if err != nil {
-			return err
-		}
-		upsert(i)
-		c.UserID = i.UserID
+		obj, err = DecodeInvitation(data, opt)
 	case strings.HasPrefix(typ, "role."):
-		r, err := DecodeRole(data)
-		if err != nil {
-			return err
-		}
-		upsert(r)
+		obj, err = DecodeRole(data)
 	case strings.HasPrefix(typ, "permission."):
-		p, err := DecodePermission(data)
-		if err != nil {
-			return err
-		}
-		upsert(p)
+		obj, err = DecodePermission(data)
 	case strings.HasPrefix(typ, "session."):
 		var sess struct {
 			User json.RawMessage `json:"user"`
@@ -139,18 +117,31 @@ func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error
 		if err := unmarshal(data, &sess); err != nil {
 			return err
 		}
-		if len(sess.User) > 0 && string(sess.User) != "null" {
-			p, err := DecodeUser(sess.User, opt)
-			if err != nil {
-				return within(err, "user")
-			}
-			upsert(p)
-			c.UserID = p.UserID
+		if len(sess.User) == 0 || string(sess.User) == "null" {
+			ignore(c, o)
 			return nil
 		}
-		ignore(c, o)
+		if obj, err = DecodeUser(sess.User, opt); err != nil {
+			err = within(err, "user")
+		}
 	default:
 		ignore(c, o)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	upsert(obj)
+	switch v := obj.(type) {
+	case *clerksync.Profile:
+		c.UserID = v.UserID
+	case *clerksync.Membership:
+		c.UserID = v.UserID
+		if typ == "organizationMembership.deleted" {
+			c.Op = clerksync.OpDelete
+		}
+	case *clerksync.Invitation:
+		c.UserID = v.UserID
 	}
 	return nil
 }
