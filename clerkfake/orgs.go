@@ -504,10 +504,10 @@ func indexOfKey[T any, P keyed[T]](list []P, key string) int {
 // keyedKind is what the fake knows of roles or of permissions: where the store keeps
 // them (created ascending), how Clerk names them and their events.
 type keyedKind[T any, P keyed[T]] struct {
-	name     string // in errors
-	idPrefix string
-	list     func(st *orgStore) *[]P
-	notFound error
+	name                      string // in errors
+	idPrefix                  string
+	list                      func(st *orgStore) *[]P
+	notFound                  error
 	created, updated, deleted string
 	// deletedData returns the data of the deleted event of the object id.
 	deletedData func(id string) any
