@@ -72,11 +72,6 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 
 // otherEvent sets c from the data of an event that is not a user upsert.
 func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error {
-	upsert := func(obj clerksync.Object) {
-		k := obj.ObjectKey()
-		c.Op, c.Kind, c.ID, c.Object = clerksync.OpUpsert, k.Kind, k.ID, obj
-		setSource(obj)
-	}
 	deleted := func(k clerksync.Kind) error {
 		if len(o.id) == 0 {
 			return &DecodeError{Path: "id", Offset: -1, Reason: "missing or not a string"}
@@ -131,17 +126,10 @@ func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error
 	if err != nil {
 		return err
 	}
-	upsert(obj)
-	switch v := obj.(type) {
-	case *clerksync.Profile:
-		c.UserID = v.UserID
-	case *clerksync.Membership:
-		c.UserID = v.UserID
-		if typ == "organizationMembership.deleted" {
-			c.Op = clerksync.OpDelete
-		}
-	case *clerksync.Invitation:
-		c.UserID = v.UserID
+	u := clerksync.Upsert(obj, clerksync.SourceWebhook)
+	c.Op, c.Kind, c.ID, c.UserID, c.Object = u.Op, u.Kind, u.ID, u.UserID, u.Object
+	if typ == "organizationMembership.deleted" {
+		c.Op = clerksync.OpDelete
 	}
 	return nil
 }
@@ -155,26 +143,6 @@ func ignore(c *clerksync.Change, o dataInfo) {
 		c.Kind, c.ID = clerksync.KindUser, c.UserID
 	case len(o.orgID) > 0:
 		c.Kind, c.ID = clerksync.KindOrganization, string(o.orgID)
-	}
-}
-
-// setSource marks obj, and the organization a membership carries, as coming from a
-// webhook.
-func setSource(obj clerksync.Object) {
-	switch v := obj.(type) {
-	case *clerksync.Profile:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Organization:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Membership:
-		v.SyncSource = clerksync.SourceWebhook
-		v.Organization.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Invitation:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Role:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Permission:
-		v.SyncSource = clerksync.SourceWebhook
 	}
 }
 

@@ -217,17 +217,7 @@ func DeletedPermission(id string) any {
 // data, at time at: the same envelope as WebhookEvent's. It returns an error when
 // data cannot be marshalled (metadata that is not valid JSON).
 func MarshalEvent(eventType string, data any, at time.Time) ([]byte, error) {
-	body, err := json.Marshal(envelope{
-		Data:       data,
-		Object:     "event",
-		Type:       eventType,
-		Timestamp:  at.UnixMilli(),
-		InstanceID: DefaultInstanceID,
-		EventAttributes: eventAttributes{HTTPRequest: httpRequest{
-			ClientIP:  "192.0.2.10",
-			UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36",
-		}},
-	})
+	body, err := marshalEnvelope(eventType, data, at)
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s event: %w", eventType, err)
 	}

@@ -653,33 +653,28 @@ func (s *Server) Invitations(orgID string) []*Invitation {
 	if e == nil {
 		return nil
 	}
-	out := make([]*Invitation, len(e.invites))
-	for i, inv := range e.invites {
-		c := *inv
-		out[i] = &c
-	}
-	return out
+	return copies(e.invites)
 }
 
 // Roles returns the instance's roles, oldest first.
 func (s *Server) Roles() []*Role {
 	s.orgs.mu.RLock()
 	defer s.orgs.mu.RUnlock()
-	out := make([]*Role, len(s.orgs.roles))
-	for i, r := range s.orgs.roles {
-		c := *r
-		out[i] = &c
-	}
-	return out
+	return copies(s.orgs.roles)
 }
 
 // Permissions returns the instance's permissions, oldest first.
 func (s *Server) Permissions() []*Permission {
 	s.orgs.mu.RLock()
 	defer s.orgs.mu.RUnlock()
-	out := make([]*Permission, len(s.orgs.perms))
-	for i, p := range s.orgs.perms {
-		c := *p
+	return copies(s.orgs.perms)
+}
+
+// copies returns copies of the values list points to.
+func copies[T any](list []*T) []*T {
+	out := make([]*T, len(list))
+	for i, v := range list {
+		c := *v
 		out[i] = &c
 	}
 	return out
