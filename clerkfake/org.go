@@ -224,6 +224,22 @@ func MarshalEvent(eventType string, data any, at time.Time) ([]byte, error) {
 	return body, nil
 }
 
+// ObjectIDs returns the ids of the Clerk objects raws, such as the data of a list
+// answer. It returns an error when one is not an object with a string id.
+func ObjectIDs(raws []json.RawMessage) ([]string, error) {
+	out := make([]string, len(raws))
+	for i, raw := range raws {
+		var head struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return nil, fmt.Errorf("object %d: %w", i, err)
+		}
+		out[i] = head.ID
+	}
+	return out, nil
+}
+
 // NewSession returns a session of u created at created, active, as session events
 // carry it; orgID is the session's active organization ("" for none).
 func NewSession(u *User, orgID string, created time.Time, seed uint64) *Session {
