@@ -608,18 +608,13 @@ func (s *Server) Organizations() []*Organization {
 // Memberships returns the memberships of the organization orgID, oldest first, with
 // the organization embedded; none for an unknown organization.
 func (s *Server) Memberships(orgID string) []*Membership {
-	st := s.orgs
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	e := st.orgs[orgID]
-	if e == nil {
-		return nil
-	}
-	out := make([]*Membership, len(e.members))
-	for i, m := range e.members {
-		out[i] = st.withOrg(m)
-	}
-	return out
+	return ofOrg(s.orgs, orgID, func(e *orgEntry) []*Membership {
+		out := make([]*Membership, len(e.members))
+		for i, m := range e.members {
+			out[i] = s.orgs.withOrg(m)
+		}
+		return out
+	})
 }
 
 // UserMemberships returns the memberships of the user userID, oldest first.
@@ -646,14 +641,19 @@ func (st *orgStore) userMemberships(userID string) []*Membership {
 // Invitations returns the invitations of the organization orgID, oldest first,
 // whatever their status.
 func (s *Server) Invitations(orgID string) []*Invitation {
-	st := s.orgs
+	return ofOrg(s.orgs, orgID, func(e *orgEntry) []*Invitation { return copies(e.invites) })
+}
+
+// ofOrg returns what f makes of the organization orgID under the store's read lock,
+// or nil for an unknown organization.
+func ofOrg[T any](st *orgStore, orgID string, f func(e *orgEntry) []T) []T {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	e := st.orgs[orgID]
 	if e == nil {
 		return nil
 	}
-	return copies(e.invites)
+	return f(e)
 }
 
 // Roles returns the instance's roles, oldest first.
