@@ -40,9 +40,10 @@ func (m *metadataJSON) private(opt Options) json.RawMessage {
 	return metadata(m.PrivateMetadata)
 }
 
-// keyedJSON is what clerksync reads of a role or a permission besides its own members.
+// keyedJSON is what clerksync reads of a role or a permission besides its id and
+// timestamps and its own members. (It does not embed objectJSON: encoding/json
+// allocates for each level of embedding a member is found at.)
 type keyedJSON struct {
-	objectJSON
 	Key         *string `json:"key"`
 	Name        *string `json:"name"`
 	Description *string `json:"description"`
@@ -93,6 +94,7 @@ type invitationJSON struct {
 
 // roleJSON is what clerksync reads of a Clerk role.
 type roleJSON struct {
+	objectJSON
 	keyedJSON
 	// Permissions are permission objects in Clerk's payloads; only their keys are kept.
 	Permissions []json.RawMessage `json:"permissions"`
@@ -100,6 +102,7 @@ type roleJSON struct {
 
 // permissionJSON is what clerksync reads of a Clerk permission.
 type permissionJSON struct {
+	objectJSON
 	keyedJSON
 	Type *string `json:"type"`
 }
@@ -195,7 +198,7 @@ func DecodeInvitation(data []byte, opt Options) (*clerksync.Invitation, error) {
 // lacks an id, key or updated_at.
 func DecodeRole(data []byte) (*clerksync.Role, error) {
 	var j roleJSON
-	if err := decodeKeyed(data, &j, &j.keyedJSON); err != nil {
+	if err := decodeKeyed(data, &j, &j.objectJSON, &j.keyedJSON); err != nil {
 		return nil, err
 	}
 	keys := make([]string, 0, len(j.Permissions))
@@ -227,7 +230,7 @@ func DecodeRole(data []byte) (*clerksync.Role, error) {
 // permission of the right shape, or lacks an id, key or updated_at.
 func DecodePermission(data []byte) (*clerksync.Permission, error) {
 	var j permissionJSON
-	if err := decodeKeyed(data, &j, &j.keyedJSON); err != nil {
+	if err := decodeKeyed(data, &j, &j.objectJSON, &j.keyedJSON); err != nil {
 		return nil, err
 	}
 	return &clerksync.Permission{
@@ -250,13 +253,13 @@ func decodeKept(data []byte, opt Options, j any, obj *objectJSON) ([]byte, error
 	return raw, required(obj.ID, obj.UpdatedAt)
 }
 
-// decodeKeyed decodes the role or permission data into j, and checks k, the keyedJSON
-// j holds, for the members every role and permission needs.
-func decodeKeyed(data []byte, j any, k *keyedJSON) error {
+// decodeKeyed decodes the role or permission data into j, and checks obj and k, the
+// objectJSON and keyedJSON j holds, for the members every role and permission needs.
+func decodeKeyed(data []byte, j any, obj *objectJSON, k *keyedJSON) error {
 	if err := unmarshal(data, j); err != nil {
 		return err
 	}
-	if err := required(k.ID, k.UpdatedAt); err != nil {
+	if err := required(obj.ID, obj.UpdatedAt); err != nil {
 		return err
 	}
 	if str(k.Key) == "" {
