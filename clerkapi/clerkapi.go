@@ -484,15 +484,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*result, e
 	if len(q) > 0 {
 		target += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Clerk-API-Version", apiVersion)
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -511,6 +503,20 @@ func (c *Client) get(ctx context.Context, path string, q url.Values) (*result, e
 		return nil, fmt.Errorf("answer larger than %d bytes", maxBodyBytes)
 	}
 	return &result{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// send sends a request of method for target with body to the Backend API, with the
+// headers every call carries, and returns the answer.
+func (c *Client) send(ctx context.Context, method, target string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Clerk-API-Version", apiVersion)
+	req.Header.Set("User-Agent", userAgent)
+	return c.http.Do(req)
 }
 
 // getWithSDK fetches one user with clerk-sdk-go's user client. The SDK makes one

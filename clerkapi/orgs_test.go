@@ -16,17 +16,11 @@ import (
 // objectIDs returns the ids of raw objects.
 func objectIDs(tb testing.TB, raws []json.RawMessage) []string {
 	tb.Helper()
-	out := make([]string, len(raws))
-	for i, raw := range raws {
-		var head struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			tb.Fatal(err)
-		}
-		out[i] = head.ID
+	ids, err := clerkfake.ObjectIDs(raws)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return out
+	return ids
 }
 
 // orgFixture is a fake with users and organizations.

@@ -35,15 +35,7 @@ const maxSmallBody = 1 << 20
 
 // post sends POST path, without a body, to the Backend API and reads the answer.
 func (c *Client) post(ctx context.Context, path string) (*result, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, http.NoBody)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Clerk-API-Version", apiVersion)
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, http.MethodPost, c.baseURL+path, http.NoBody)
 	if err != nil {
 		return nil, err
 	}

@@ -150,3 +150,29 @@ func BenchmarkBaseline(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkChangeFromEventOrganizations decodes the organization, membership,
+// invitation, role and permission examples of Clerk's webhook specification, compacted
+// as Clerk sends them.
+func BenchmarkChangeFromEventOrganizations(b *testing.B) {
+	for _, name := range []string{
+		"organization.updated", "organizationMembership.created", "organizationInvitation.created",
+		"role.created", "permission.created",
+	} {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, readFile(b, "openapi/"+name+".json")); err != nil {
+			b.Fatal(err)
+		}
+		body := buf.Bytes()
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c := clerkdecode.ChangeFromEvent("msg_1", body, clerkdecode.Options{})
+				if c.Op != clerksync.OpUpsert {
+					b.Fatalf("Op = %v: %s", c.Op, c.Error)
+				}
+			}
+		})
+	}
+}

@@ -72,11 +72,6 @@ func ChangeFromEvent(svixID string, body []byte, opt Options) clerksync.Change {
 
 // otherEvent sets c from the data of an event that is not a user upsert.
 func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error {
-	upsert := func(obj clerksync.Object) {
-		k := obj.ObjectKey()
-		c.Op, c.Kind, c.ID, c.Object = clerksync.OpUpsert, k.Kind, k.ID, obj
-		setSource(obj)
-	}
 	deleted := func(k clerksync.Kind) error {
 		if len(o.id) == 0 {
 			return &DecodeError{Path: "id", Offset: -1, Reason: "missing or not a string"}
@@ -85,12 +80,15 @@ func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error
 		return nil
 	}
 	typ := c.EventType
+	var obj clerksync.Object
+	var err error
 	switch {
 	case typ == "user.deleted":
 		if err := deleted(clerksync.KindUser); err != nil {
 			return err
 		}
 		c.UserID = c.ID
+		return nil
 	case typ == "organization.deleted":
 		return deleted(clerksync.KindOrganization)
 	case typ == "role.deleted":
@@ -98,40 +96,15 @@ func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error
 	case typ == "permission.deleted":
 		return deleted(clerksync.KindPermission)
 	case strings.HasPrefix(typ, "organization."):
-		org, err := DecodeOrganization(data, opt)
-		if err != nil {
-			return err
-		}
-		upsert(org)
+		obj, err = DecodeOrganization(data, opt)
 	case strings.HasPrefix(typ, "organizationMembership."):
-		m, err := DecodeMembership(data, opt)
-		if err != nil {
-			return err
-		}
-		upsert(m)
-		c.UserID = m.UserID
-		if typ == "organizationMembership.deleted" {
-			c.Op = clerksync.OpDelete
-		}
+		obj, err = DecodeMembership(data, opt)
 	case strings.HasPrefix(typ, "organizationInvitation."):
-		i, err := DecodeInvitation(data, opt)
-		if err != nil {
-			return err
-		}
-		upsert(i)
-		c.UserID = i.UserID
+		obj, err = DecodeInvitation(data, opt)
 	case strings.HasPrefix(typ, "role."):
-		r, err := DecodeRole(data)
-		if err != nil {
-			return err
-		}
-		upsert(r)
+		obj, err = DecodeRole(data)
 	case strings.HasPrefix(typ, "permission."):
-		p, err := DecodePermission(data)
-		if err != nil {
-			return err
-		}
-		upsert(p)
+		obj, err = DecodePermission(data)
 	case strings.HasPrefix(typ, "session."):
 		var sess struct {
 			User json.RawMessage `json:"user"`
@@ -139,18 +112,24 @@ func otherEvent(c *clerksync.Change, o dataInfo, data []byte, opt Options) error
 		if err := unmarshal(data, &sess); err != nil {
 			return err
 		}
-		if len(sess.User) > 0 && string(sess.User) != "null" {
-			p, err := DecodeUser(sess.User, opt)
-			if err != nil {
-				return within(err, "user")
-			}
-			upsert(p)
-			c.UserID = p.UserID
+		if len(sess.User) == 0 || string(sess.User) == "null" {
+			ignore(c, o)
 			return nil
 		}
-		ignore(c, o)
+		if obj, err = DecodeUser(sess.User, opt); err != nil {
+			err = within(err, "user")
+		}
 	default:
 		ignore(c, o)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u := clerksync.Upsert(obj, clerksync.SourceWebhook)
+	c.Op, c.Kind, c.ID, c.UserID, c.Object = u.Op, u.Kind, u.ID, u.UserID, u.Object
+	if typ == "organizationMembership.deleted" {
+		c.Op = clerksync.OpDelete
 	}
 	return nil
 }
@@ -164,26 +143,6 @@ func ignore(c *clerksync.Change, o dataInfo) {
 		c.Kind, c.ID = clerksync.KindUser, c.UserID
 	case len(o.orgID) > 0:
 		c.Kind, c.ID = clerksync.KindOrganization, string(o.orgID)
-	}
-}
-
-// setSource marks obj, and the organization a membership carries, as coming from a
-// webhook.
-func setSource(obj clerksync.Object) {
-	switch v := obj.(type) {
-	case *clerksync.Profile:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Organization:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Membership:
-		v.SyncSource = clerksync.SourceWebhook
-		v.Organization.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Invitation:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Role:
-		v.SyncSource = clerksync.SourceWebhook
-	case *clerksync.Permission:
-		v.SyncSource = clerksync.SourceWebhook
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/clerksync/clerksync"
 )
@@ -14,31 +16,60 @@ import (
 // is kept of them (raw) is still the payload's own bytes, minus private metadata unless
 // the operator opted in.
 
+// objectJSON is what clerksync reads of every Clerk object: its id and timestamps.
+type objectJSON struct {
+	ID        string `json:"id"`
+	CreatedAt int64  `json:"created_at"`
+	UpdatedAt int64  `json:"updated_at"`
+}
+
+// metadataJSON is the metadata of an organization, a membership or an invitation.
+type metadataJSON struct {
+	PublicMetadata  json.RawMessage `json:"public_metadata"`
+	PrivateMetadata json.RawMessage `json:"private_metadata"`
+}
+
+// public returns the public metadata as stored.
+func (m *metadataJSON) public() json.RawMessage { return metadata(m.PublicMetadata) }
+
+// private returns the private metadata as stored when opt keeps it, nil otherwise.
+func (m *metadataJSON) private(opt Options) json.RawMessage {
+	if !opt.KeepPrivateMetadata {
+		return nil
+	}
+	return metadata(m.PrivateMetadata)
+}
+
+// keyedJSON is what clerksync reads of a role or a permission besides its id and
+// timestamps and its own members. (It does not embed objectJSON: encoding/json
+// allocates for each level of embedding a member is found at.)
+type keyedJSON struct {
+	Key         *string `json:"key"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
 // orgJSON is what clerksync reads of a Clerk organization.
 type orgJSON struct {
-	ID                    string          `json:"id"`
-	Name                  *string         `json:"name"`
-	Slug                  *string         `json:"slug"`
-	ImageURL              *string         `json:"image_url"`
-	LogoURL               *string         `json:"logo_url"`
-	CreatedBy             *string         `json:"created_by"`
-	MaxAllowedMemberships *int64          `json:"max_allowed_memberships"`
-	PublicMetadata        json.RawMessage `json:"public_metadata"`
-	PrivateMetadata       json.RawMessage `json:"private_metadata"`
-	CreatedAt             int64           `json:"created_at"`
-	UpdatedAt             int64           `json:"updated_at"`
+	objectJSON
+	metadataJSON
+	Name                  *string `json:"name"`
+	Slug                  *string `json:"slug"`
+	ImageURL              *string `json:"image_url"`
+	LogoURL               *string `json:"logo_url"`
+	CreatedBy             *string `json:"created_by"`
+	MaxAllowedMemberships *int64  `json:"max_allowed_memberships"`
 }
 
 // memberJSON is what clerksync reads of a Clerk organization membership.
 type memberJSON struct {
-	ID              string          `json:"id"`
-	Role            *string         `json:"role"`
-	RoleName        *string         `json:"role_name"`
-	Permissions     json.RawMessage `json:"permissions"`
-	PublicMetadata  json.RawMessage `json:"public_metadata"`
-	PrivateMetadata json.RawMessage `json:"private_metadata"`
-	Organization    json.RawMessage `json:"organization"`
-	PublicUserData  *struct {
+	objectJSON
+	metadataJSON
+	Role           *string         `json:"role"`
+	RoleName       *string         `json:"role_name"`
+	Permissions    json.RawMessage `json:"permissions"`
+	Organization   json.RawMessage `json:"organization"`
+	PublicUserData *struct {
 		UserID          *string `json:"user_id"`
 		FirstName       *string `json:"first_name"`
 		LastName        *string `json:"last_name"`
@@ -46,47 +77,34 @@ type memberJSON struct {
 		ProfileImageURL *string `json:"profile_image_url"`
 		Identifier      *string `json:"identifier"`
 	} `json:"public_user_data"`
-	CreatedAt int64 `json:"created_at"`
-	UpdatedAt int64 `json:"updated_at"`
 }
 
 // invitationJSON is what clerksync reads of a Clerk organization invitation.
 type invitationJSON struct {
-	ID              string          `json:"id"`
-	EmailAddress    *string         `json:"email_address"`
-	Role            *string         `json:"role"`
-	RoleName        *string         `json:"role_name"`
-	OrganizationID  *string         `json:"organization_id"`
-	Status          *string         `json:"status"`
-	UserID          *string         `json:"user_id"`
-	PublicMetadata  json.RawMessage `json:"public_metadata"`
-	PrivateMetadata json.RawMessage `json:"private_metadata"`
-	ExpiresAt       *int64          `json:"expires_at"`
-	CreatedAt       int64           `json:"created_at"`
-	UpdatedAt       int64           `json:"updated_at"`
+	objectJSON
+	metadataJSON
+	EmailAddress   *string `json:"email_address"`
+	Role           *string `json:"role"`
+	RoleName       *string `json:"role_name"`
+	OrganizationID *string `json:"organization_id"`
+	Status         *string `json:"status"`
+	UserID         *string `json:"user_id"`
+	ExpiresAt      *int64  `json:"expires_at"`
 }
 
 // roleJSON is what clerksync reads of a Clerk role.
 type roleJSON struct {
-	ID          string  `json:"id"`
-	Key         *string `json:"key"`
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+	objectJSON
+	keyedJSON
 	// Permissions are permission objects in Clerk's payloads; only their keys are kept.
 	Permissions []json.RawMessage `json:"permissions"`
-	CreatedAt   int64             `json:"created_at"`
-	UpdatedAt   int64             `json:"updated_at"`
 }
 
 // permissionJSON is what clerksync reads of a Clerk permission.
 type permissionJSON struct {
-	ID          string  `json:"id"`
-	Key         *string `json:"key"`
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
-	Type        *string `json:"type"`
-	CreatedAt   int64   `json:"created_at"`
-	UpdatedAt   int64   `json:"updated_at"`
+	objectJSON
+	keyedJSON
+	Type *string `json:"type"`
 }
 
 // DecodeOrganization decodes a Clerk organization object (the data of an
@@ -95,30 +113,18 @@ type permissionJSON struct {
 // opt.KeepPrivateMetadata, and cut out of Raw otherwise. It returns a *DecodeError when
 // data is not a JSON object of the right shape, or lacks an id or updated_at.
 func DecodeOrganization(data []byte, opt Options) (*clerksync.Organization, error) {
-	raw, err := keepOf(data, opt)
+	var j orgJSON
+	raw, err := decodeKept(data, opt, &j, &j.objectJSON)
 	if err != nil {
 		return nil, err
 	}
-	var j orgJSON
-	if err := unmarshal(raw, &j); err != nil {
-		return nil, err
-	}
-	if err := required(j.ID, j.UpdatedAt); err != nil {
-		return nil, err
-	}
 	o := &clerksync.Organization{
-		OrgID: j.ID, Name: str(j.Name), Slug: str(j.Slug), ImageURL: str(j.ImageURL), CreatedBy: str(j.CreatedBy),
-		PublicMetadata: metadata(j.PublicMetadata),
-		CreatedAt:      j.CreatedAt, UpdatedAt: j.UpdatedAt, Raw: raw,
-	}
-	if o.ImageURL == "" {
-		o.ImageURL = str(j.LogoURL)
+		OrgID: j.ID, Name: str(j.Name), Slug: str(j.Slug), ImageURL: firstOf(str(j.ImageURL), str(j.LogoURL)),
+		CreatedBy: str(j.CreatedBy), PublicMetadata: j.public(), PrivateMetadata: j.private(opt),
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Raw: raw,
 	}
 	if j.MaxAllowedMemberships != nil {
 		o.MaxAllowedMemberships = *j.MaxAllowedMemberships
-	}
-	if opt.KeepPrivateMetadata {
-		o.PrivateMetadata = metadata(j.PrivateMetadata)
 	}
 	return o, nil
 }
@@ -129,15 +135,9 @@ func DecodeOrganization(data []byte, opt Options) (*clerksync.Organization, erro
 // *DecodeError when data is not a membership of the right shape, or lacks an id,
 // updated_at, its organization's id or its user's id.
 func DecodeMembership(data []byte, opt Options) (*clerksync.Membership, error) {
-	raw, err := keepOf(data, opt)
-	if err != nil {
-		return nil, err
-	}
 	var j memberJSON
-	if err := unmarshal(raw, &j); err != nil {
-		return nil, err
-	}
-	if err := required(j.ID, j.UpdatedAt); err != nil {
+	raw, err := decodeKept(data, opt, &j, &j.objectJSON)
+	if err != nil {
 		return nil, err
 	}
 	if j.PublicUserData == nil || str(j.PublicUserData.UserID) == "" {
@@ -146,28 +146,25 @@ func DecodeMembership(data []byte, opt Options) (*clerksync.Membership, error) {
 	if len(j.Organization) == 0 || string(j.Organization) == "null" {
 		return nil, missing("organization")
 	}
+	// The organization's private metadata is cut from raw already unless it is kept.
 	org, err := DecodeOrganization(j.Organization, Options{KeepPrivateMetadata: true})
 	if err != nil {
 		return nil, within(err, "organization")
 	}
+	if !opt.KeepPrivateMetadata {
+		org.PrivateMetadata = nil
+	}
 	u := j.PublicUserData
-	m := &clerksync.Membership{
+	return &clerksync.Membership{
 		MembershipID: j.ID, OrgID: org.OrgID, UserID: str(u.UserID), Role: str(j.Role), RoleName: str(j.RoleName),
-		Permissions:    array(j.Permissions),
-		PublicMetadata: metadata(j.PublicMetadata),
-		CreatedAt:      j.CreatedAt, UpdatedAt: j.UpdatedAt, Raw: raw,
+		Permissions: array(j.Permissions), PublicMetadata: j.public(), PrivateMetadata: j.private(opt),
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Raw: raw,
 		Organization: org,
 		Member: clerksync.MemberInfo{
 			Identifier: str(u.Identifier), FirstName: str(u.FirstName), LastName: str(u.LastName),
 			ImageURL: firstOf(str(u.ImageURL), str(u.ProfileImageURL)),
 		},
-	}
-	if opt.KeepPrivateMetadata {
-		m.PrivateMetadata = metadata(j.PrivateMetadata)
-	} else {
-		org.PrivateMetadata = nil // cut from raw already
-	}
-	return m, nil
+	}, nil
 }
 
 // DecodeInvitation decodes a Clerk organization invitation (the data of an
@@ -175,15 +172,9 @@ func DecodeMembership(data []byte, opt Options) (*clerksync.Membership, error) {
 // *DecodeError when data is not an invitation of the right shape, or lacks an id,
 // updated_at or organization_id.
 func DecodeInvitation(data []byte, opt Options) (*clerksync.Invitation, error) {
-	raw, err := keepOf(data, opt)
-	if err != nil {
-		return nil, err
-	}
 	var j invitationJSON
-	if err := unmarshal(raw, &j); err != nil {
-		return nil, err
-	}
-	if err := required(j.ID, j.UpdatedAt); err != nil {
+	raw, err := decodeKept(data, opt, &j, &j.objectJSON)
+	if err != nil {
 		return nil, err
 	}
 	if str(j.OrganizationID) == "" {
@@ -192,14 +183,11 @@ func DecodeInvitation(data []byte, opt Options) (*clerksync.Invitation, error) {
 	i := &clerksync.Invitation{
 		InvitationID: j.ID, OrgID: str(j.OrganizationID), Email: str(j.EmailAddress), Role: str(j.Role),
 		RoleName: str(j.RoleName), Status: str(j.Status), UserID: str(j.UserID),
-		PublicMetadata: metadata(j.PublicMetadata),
-		CreatedAt:      j.CreatedAt, UpdatedAt: j.UpdatedAt, Raw: raw,
+		PublicMetadata: j.public(), PrivateMetadata: j.private(opt),
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Raw: raw,
 	}
 	if j.ExpiresAt != nil {
 		i.ExpiresAt = *j.ExpiresAt
-	}
-	if opt.KeepPrivateMetadata {
-		i.PrivateMetadata = metadata(j.PrivateMetadata)
 	}
 	return i, nil
 }
@@ -210,14 +198,8 @@ func DecodeInvitation(data []byte, opt Options) (*clerksync.Invitation, error) {
 // lacks an id, key or updated_at.
 func DecodeRole(data []byte) (*clerksync.Role, error) {
 	var j roleJSON
-	if err := unmarshal(data, &j); err != nil {
+	if err := decodeKeyed(data, &j, &j.objectJSON, &j.keyedJSON); err != nil {
 		return nil, err
-	}
-	if err := required(j.ID, j.UpdatedAt); err != nil {
-		return nil, err
-	}
-	if str(j.Key) == "" {
-		return nil, missing("key")
 	}
 	keys := make([]string, 0, len(j.Permissions))
 	for n, p := range j.Permissions {
@@ -248,19 +230,42 @@ func DecodeRole(data []byte) (*clerksync.Role, error) {
 // permission of the right shape, or lacks an id, key or updated_at.
 func DecodePermission(data []byte) (*clerksync.Permission, error) {
 	var j permissionJSON
-	if err := unmarshal(data, &j); err != nil {
+	if err := decodeKeyed(data, &j, &j.objectJSON, &j.keyedJSON); err != nil {
 		return nil, err
-	}
-	if err := required(j.ID, j.UpdatedAt); err != nil {
-		return nil, err
-	}
-	if str(j.Key) == "" {
-		return nil, missing("key")
 	}
 	return &clerksync.Permission{
 		PermissionID: j.ID, Key: str(j.Key), Name: str(j.Name), Description: str(j.Description), Type: str(j.Type),
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt, Raw: json.RawMessage(data),
 	}, nil
+}
+
+// decodeKept decodes into j what is kept of the object data (see keepOf), and checks
+// obj, the objectJSON j holds, for the members every object needs. It returns what is
+// kept.
+func decodeKept(data []byte, opt Options, j any, obj *objectJSON) ([]byte, error) {
+	raw, err := keepOf(data, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := unmarshal(raw, j); err != nil {
+		return nil, err
+	}
+	return raw, required(obj.ID, obj.UpdatedAt)
+}
+
+// decodeKeyed decodes the role or permission data into j, and checks obj and k, the
+// objectJSON and keyedJSON j holds, for the members every role and permission needs.
+func decodeKeyed(data []byte, j any, obj *objectJSON, k *keyedJSON) error {
+	if err := unmarshal(data, j); err != nil {
+		return err
+	}
+	if err := required(obj.ID, obj.UpdatedAt); err != nil {
+		return err
+	}
+	if str(k.Key) == "" {
+		return missing("key")
+	}
+	return nil
 }
 
 // keepOf returns what is kept of the object data: data itself, or, unless
@@ -293,11 +298,23 @@ func unmarshal(data []byte, v any) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &te):
-		return &DecodeError{Path: te.Field, Offset: int(te.Offset), Reason: "want " + typeName(te.Type.Kind().String()) + ", got " + te.Value}
+		return &DecodeError{Path: memberPath(te.Field), Offset: int(te.Offset), Reason: "want " + typeName(te.Type.Kind().String()) + ", got " + te.Value}
 	case errors.As(err, &se):
 		return &DecodeError{Offset: int(se.Offset), Reason: "invalid JSON"}
 	}
 	return &DecodeError{Offset: -1, Reason: "not an object of the expected shape"}
+}
+
+// memberPath returns the path of the member an *json.UnmarshalTypeError is about:
+// its Field names the structs embedded on the way to the member too (objectJSON,
+// keyedJSON, …), which are not members. Their names end in JSON, which no member's does.
+func memberPath(field string) string {
+	if !strings.Contains(field, "JSON") {
+		return field
+	}
+	path := strings.Split(field, ".")
+	path = slices.DeleteFunc(path, func(name string) bool { return strings.HasSuffix(name, "JSON") })
+	return strings.Join(path, ".")
 }
 
 func typeName(kind string) string {

@@ -193,3 +193,52 @@ func TestDecodeObjectErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeObjectErrorPaths checks that a member of the wrong type is named by its
+// path in the payload alone.
+func TestDecodeObjectErrorPaths(t *testing.T) {
+	t.Parallel()
+	keep := clerkdecode.Options{KeepPrivateMetadata: true}
+	for _, tt := range []struct {
+		name, data, path string
+		decode           func([]byte) error
+	}{
+		{"OrganizationID", `{"id":5,"updated_at":1}`, "id", func(b []byte) error {
+			_, err := clerkdecode.DecodeOrganization(b, keep)
+			return err
+		}},
+		{"OrganizationUpdatedAt", `{"id":"org_1","updated_at":"1"}`, "updated_at", func(b []byte) error {
+			_, err := clerkdecode.DecodeOrganization(b, keep)
+			return err
+		}},
+		{"MembershipUserID", `{"id":"orgmem_1","updated_at":1,"public_user_data":{"user_id":1}}`, "public_user_data.user_id", func(b []byte) error {
+			_, err := clerkdecode.DecodeMembership(b, keep)
+			return err
+		}},
+		{"MembershipOrganizationCreatedAt", `{"id":"orgmem_1","updated_at":1,"public_user_data":{"user_id":"user_1"},"organization":{"id":"org_1","created_at":true,"updated_at":1}}`, "organization.created_at", func(b []byte) error {
+			_, err := clerkdecode.DecodeMembership(b, keep)
+			return err
+		}},
+		{"InvitationExpiresAt", `{"id":"orginv_1","updated_at":1,"organization_id":"org_1","expires_at":"soon"}`, "expires_at", func(b []byte) error {
+			_, err := clerkdecode.DecodeInvitation(b, keep)
+			return err
+		}},
+		{"RoleKey", `{"id":"role_1","updated_at":1,"key":[]}`, "key", func(b []byte) error {
+			_, err := clerkdecode.DecodeRole(b)
+			return err
+		}},
+		{"PermissionCreatedAt", `{"id":"perm_1","updated_at":1,"key":"org:a:b","created_at":{}}`, "created_at", func(b []byte) error {
+			_, err := clerkdecode.DecodePermission(b)
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.decode([]byte(tt.data))
+			var de *clerkdecode.DecodeError
+			if !errors.As(err, &de) || de.Path != tt.path {
+				t.Fatalf("error = %v, want a *DecodeError at %q", err, tt.path)
+			}
+		})
+	}
+}

@@ -51,7 +51,12 @@ func writeFailure(w http.ResponseWriter, id string, err error) {
 
 // writeNotFound answers Clerk's 404 for an unknown user id.
 func writeNotFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, clerkError{Code: "resource_not_found", Message: "not found", LongMessage: "No user was found with id " + id})
+	writeError(w, http.StatusNotFound, notFound("user", id))
+}
+
+// notFound is Clerk's error for an unknown id of a what (user, organization).
+func notFound(what, id string) clerkError {
+	return clerkError{Code: "resource_not_found", Message: "not found", LongMessage: "No " + what + " was found with id " + id}
 }
 
 // listUsers answers GET /v1/users: a bare JSON array, cut from the stored bytes.

@@ -217,21 +217,27 @@ func DeletedPermission(id string) any {
 // data, at time at: the same envelope as WebhookEvent's. It returns an error when
 // data cannot be marshalled (metadata that is not valid JSON).
 func MarshalEvent(eventType string, data any, at time.Time) ([]byte, error) {
-	body, err := json.Marshal(envelope{
-		Data:       data,
-		Object:     "event",
-		Type:       eventType,
-		Timestamp:  at.UnixMilli(),
-		InstanceID: DefaultInstanceID,
-		EventAttributes: eventAttributes{HTTPRequest: httpRequest{
-			ClientIP:  "192.0.2.10",
-			UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36",
-		}},
-	})
+	body, err := marshalEnvelope(eventType, data, at)
 	if err != nil {
 		return nil, fmt.Errorf("marshal %s event: %w", eventType, err)
 	}
 	return body, nil
+}
+
+// ObjectIDs returns the ids of the Clerk objects raws, such as the data of a list
+// answer. It returns an error when one is not an object with a string id.
+func ObjectIDs(raws []json.RawMessage) ([]string, error) {
+	out := make([]string, len(raws))
+	for i, raw := range raws {
+		var head struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return nil, fmt.Errorf("object %d: %w", i, err)
+		}
+		out[i] = head.ID
+	}
+	return out, nil
 }
 
 // NewSession returns a session of u created at created, active, as session events

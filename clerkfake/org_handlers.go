@@ -68,34 +68,63 @@ func writeList[T any](w http.ResponseWriter, data []T, total int) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-// writeOrgNotFound answers Clerk's 404 for an unknown organization.
-func writeOrgNotFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, clerkError{Code: "resource_not_found", Message: "not found", LongMessage: "No organization was found with id " + id})
+// orgNotFound is Clerk's 404 for an unknown organization.
+func orgNotFound(id string) *apiError {
+	return &apiError{http.StatusNotFound, notFound("organization", id)}
 }
 
-func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request) {
-	q, ae := parsePage(r.URL.Query(), true)
+// writePage answers a list: the page that the request's limit, offset and order_by
+// (when orderable) select of what list returns (ascending by creation), each element
+// answered as view makes it. list and view run under the store's read lock; list
+// returns an error to answer instead.
+func writePage[E, T any](w http.ResponseWriter, r *http.Request, st *orgStore, orderable bool,
+	list func(st *orgStore) ([]E, *apiError), view func(E) T) {
+	q, ae := parsePage(r.URL.Query(), orderable)
 	if ae != nil {
 		writeError(w, ae.status, ae.err)
 		return
 	}
-	st := s.orgs
 	st.mu.RLock()
-	page := pageOf(st.order, q.offset, q.limit, q.desc)
-	data := make([]*Organization, len(page))
-	for i, e := range page {
-		data[i] = e.answer()
+	all, ae := list(st)
+	if ae != nil {
+		st.mu.RUnlock()
+		writeError(w, ae.status, ae.err)
+		return
 	}
-	total := len(st.order)
+	page := pageOf(all, q.offset, q.limit, q.desc)
+	data := make([]T, len(page))
+	for i, e := range page {
+		data[i] = view(e)
+	}
 	st.mu.RUnlock()
-	writeList(w, data, total)
+	writeList(w, data, len(all))
+}
+
+// same answers an element as it is stored.
+func same[T any](v T) T { return v }
+
+// inOrg returns a list function for writePage giving what of the organization
+// idOrSlug list selects, or its 404.
+func inOrg[E any](idOrSlug string, list func(e *orgEntry) []E) func(st *orgStore) ([]E, *apiError) {
+	return func(st *orgStore) ([]E, *apiError) {
+		e := st.lookup(idOrSlug)
+		if e == nil {
+			return nil, orgNotFound(idOrSlug)
+		}
+		return list(e), nil
+	}
+}
+
+func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request) {
+	writePage(w, r, s.orgs, true, func(st *orgStore) ([]*orgEntry, *apiError) { return st.order, nil }, (*orgEntry).answer)
 }
 
 func (s *Server) getOrganization(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("organization_id")
 	o, ok := s.Organization(id)
 	if !ok {
-		writeOrgNotFound(w, id)
+		ae := orgNotFound(id)
+		writeError(w, ae.status, ae.err)
 		return
 	}
 	writeObject(w, o)
@@ -112,110 +141,43 @@ func writeObject(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) listOrgMemberships(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("organization_id")
-	q, ae := parsePage(r.URL.Query(), true)
-	if ae != nil {
-		writeError(w, ae.status, ae.err)
-		return
-	}
-	st := s.orgs
-	st.mu.RLock()
-	e := st.lookup(id)
-	if e == nil {
-		st.mu.RUnlock()
-		writeOrgNotFound(w, id)
-		return
-	}
-	page := pageOf(e.members, q.offset, q.limit, q.desc)
-	data := make([]*Membership, len(page))
-	for i, m := range page {
-		data[i] = st.withOrg(m)
-	}
-	total := len(e.members)
-	st.mu.RUnlock()
-	writeList(w, data, total)
+	members := inOrg(r.PathValue("organization_id"), func(e *orgEntry) []*Membership { return e.members })
+	writePage(w, r, s.orgs, true, members, s.orgs.withOrg)
 }
 
 func (s *Server) listOrgInvitations(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("organization_id")
-	v := r.URL.Query()
-	q, ae := parsePage(v, true)
-	if ae != nil {
-		writeError(w, ae.status, ae.err)
-		return
-	}
-	status := v.Get("status")
-	switch status {
-	case "", "pending", "accepted", "revoked", "expired":
-	default:
-		writeError(w, http.StatusUnprocessableEntity, paramError("form_param_value_invalid", "status", "is invalid", "status must be pending, accepted, revoked or expired"))
-		return
-	}
-	st := s.orgs
-	st.mu.RLock()
-	e := st.lookup(id)
-	if e == nil {
-		st.mu.RUnlock()
-		writeOrgNotFound(w, id)
-		return
-	}
-	list := e.invites
-	if status != "" {
-		list = nil
+	status := r.URL.Query().Get("status")
+	invites := inOrg(r.PathValue("organization_id"), func(e *orgEntry) []*Invitation {
+		if status == "" {
+			return e.invites
+		}
+		var list []*Invitation
 		for _, inv := range e.invites {
 			if inv.Status == status {
 				list = append(list, inv)
 			}
 		}
-	}
-	page := pageOf(list, q.offset, q.limit, q.desc)
-	data := make([]Invitation, len(page))
-	for i, inv := range page {
-		data[i] = *inv
-	}
-	total := len(list)
-	st.mu.RUnlock()
-	writeList(w, data, total)
+		return list
+	})
+	writePage(w, r, s.orgs, true, func(st *orgStore) ([]*Invitation, *apiError) {
+		switch status {
+		case "", "pending", "accepted", "revoked", "expired":
+		default:
+			return nil, &apiError{http.StatusUnprocessableEntity, paramError("form_param_value_invalid", "status", "is invalid", "status must be pending, accepted, revoked or expired")}
+		}
+		return invites(st)
+	}, func(inv *Invitation) Invitation { return *inv })
 }
 
 func (s *Server) listUserMemberships(w http.ResponseWriter, r *http.Request) {
-	q, ae := parsePage(r.URL.Query(), false)
-	if ae != nil {
-		writeError(w, ae.status, ae.err)
-		return
-	}
 	userID := r.PathValue("user_id")
-	st := s.orgs
-	st.mu.RLock()
-	all := st.userMemberships(userID)
-	st.mu.RUnlock()
-	writeList(w, pageOf(all, q.offset, q.limit, q.desc), len(all))
+	writePage(w, r, s.orgs, false, func(st *orgStore) ([]*Membership, *apiError) { return st.userMemberships(userID), nil }, same)
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) {
-	q, ae := parsePage(r.URL.Query(), true)
-	if ae != nil {
-		writeError(w, ae.status, ae.err)
-		return
-	}
-	st := s.orgs
-	st.mu.RLock()
-	page := pageOf(st.roles, q.offset, q.limit, q.desc)
-	total := len(st.roles)
-	st.mu.RUnlock()
-	writeList(w, page, total)
+	writePage(w, r, s.orgs, true, func(st *orgStore) ([]*Role, *apiError) { return st.roles, nil }, same)
 }
 
 func (s *Server) listPermissions(w http.ResponseWriter, r *http.Request) {
-	q, ae := parsePage(r.URL.Query(), true)
-	if ae != nil {
-		writeError(w, ae.status, ae.err)
-		return
-	}
-	st := s.orgs
-	st.mu.RLock()
-	page := pageOf(st.perms, q.offset, q.limit, q.desc)
-	total := len(st.perms)
-	st.mu.RUnlock()
-	writeList(w, page, total)
+	writePage(w, r, s.orgs, true, func(st *orgStore) ([]*Permission, *apiError) { return st.perms, nil }, same)
 }

@@ -67,17 +67,11 @@ func mustList(tb testing.TB, s *clerkfake.Server, target string) list {
 
 func idsOf(tb testing.TB, raws []json.RawMessage) []string {
 	tb.Helper()
-	out := make([]string, len(raws))
-	for i, raw := range raws {
-		var head struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			tb.Fatal(err)
-		}
-		out[i] = head.ID
+	ids, err := clerkfake.ObjectIDs(raws)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return out
+	return ids
 }
 
 func mustUser(tb testing.TB, s *clerkfake.Server, first string) *clerkfake.User {

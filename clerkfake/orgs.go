@@ -101,36 +101,46 @@ func (s *Server) CreateOrganization(p OrganizationParams) (*Organization, error)
 		}
 	}
 
+	return orgChange(s, func(st *orgStore) (*Organization, []OrgEvent, error) {
+		if st.used[o.ID] {
+			return nil, nil, fmt.Errorf("create organization %s: %w: the id was used before", o.ID, ErrInvalidParams)
+		}
+		if _, taken := st.slugs[o.Slug]; taken {
+			return nil, nil, fmt.Errorf("create organization: slug %q: %w", o.Slug, ErrSlugTaken)
+		}
+		st.ensureRoles(ms, rng)
+		e := &orgEntry{org: o}
+		st.orgs[o.ID] = e
+		st.slugs[o.Slug] = o.ID
+		st.used[o.ID] = true
+		st.order = insertByCreated(st.order, e, func(e *orgEntry) (int64, string) { return e.org.CreatedAt, e.org.ID })
+		events := []OrgEvent{{Type: EventOrganizationCreated, ObjectID: o.ID, OrgID: o.ID}}
+		var m *Membership
+		if p.CreatedBy != "" {
+			m = st.newMember(e, creator, "org:admin", ms, rng)
+			st.addMember(e, m)
+		}
+		events[0].Data = e.answer()
+		if m != nil {
+			events = append(events, OrgEvent{Type: EventMembershipCreated, Data: st.withOrg(m), ObjectID: m.ID, OrgID: o.ID, UserID: creator.UserID})
+		}
+		return e.answer(), events, nil
+	})
+}
+
+// orgChange runs f under the lock of the organization store, then, unless f failed,
+// calls the organization hooks with the events f returned. It returns what f returned.
+func orgChange[T any](s *Server, f func(st *orgStore) (T, []OrgEvent, error)) (T, error) {
 	st := s.orgs
 	st.mu.Lock()
-	if st.used[o.ID] {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("create organization %s: %w: the id was used before", o.ID, ErrInvalidParams)
-	}
-	if _, taken := st.slugs[o.Slug]; taken {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("create organization: slug %q: %w", o.Slug, ErrSlugTaken)
-	}
-	st.ensureRoles(ms, rng)
-	e := &orgEntry{org: o}
-	st.orgs[o.ID] = e
-	st.slugs[o.Slug] = o.ID
-	st.used[o.ID] = true
-	st.order = insertByCreated(st.order, e, func(e *orgEntry) (int64, string) { return e.org.CreatedAt, e.org.ID })
-	events := []OrgEvent{{Type: EventOrganizationCreated, ObjectID: o.ID, OrgID: o.ID}}
-	var m *Membership
-	if p.CreatedBy != "" {
-		m = st.newMember(e, creator, "org:admin", ms, rng)
-		st.addMember(e, m)
-	}
-	events[0].Data = e.answer()
-	if m != nil {
-		events = append(events, OrgEvent{Type: EventMembershipCreated, Data: st.withOrg(m), ObjectID: m.ID, OrgID: o.ID, UserID: creator.UserID})
-	}
-	answer := e.answer()
+	v, events, err := f(st)
 	st.mu.Unlock()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
 	s.notifyOrg(events...)
-	return answer, nil
+	return v, nil
 }
 
 // ErrInvalidParams says the parameters of a change are not acceptable.
@@ -165,35 +175,31 @@ func (s *Server) publicUser(id string) (PublicUserData, bool) {
 // It calls the hooks with organization.updated and returns the organization, or
 // ErrOrganizationNotFound, or ErrSlugTaken.
 func (s *Server) UpdateOrganization(id string, f func(*Organization)) (*Organization, error) {
-	st := s.orgs
-	st.mu.Lock()
-	e := st.orgs[id]
-	if e == nil {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("update organization %s: %w", id, ErrOrganizationNotFound)
-	}
-	o := e.org
-	o.PublicMetadata = slices.Clone(o.PublicMetadata)
-	o.PrivateMetadata = slices.Clone(o.PrivateMetadata)
-	f(&o)
-	o.ID, o.Object = id, "organization"
-	if o.Slug != e.org.Slug {
-		if other, taken := st.slugs[o.Slug]; taken && other != id {
-			st.mu.Unlock()
-			return nil, fmt.Errorf("update organization %s: slug %q: %w", id, o.Slug, ErrSlugTaken)
+	return orgChange(s, func(st *orgStore) (*Organization, []OrgEvent, error) {
+		e := st.orgs[id]
+		if e == nil {
+			return nil, nil, fmt.Errorf("update organization %s: %w", id, ErrOrganizationNotFound)
 		}
-		delete(st.slugs, e.org.Slug)
-		st.slugs[o.Slug] = id
-	}
-	if o.UpdatedAt == e.org.UpdatedAt {
-		o.UpdatedAt = max(s.now().UnixMilli(), e.org.UpdatedAt+1)
-	}
-	o.PublicMetadata, o.PrivateMetadata = metadataOr(o.PublicMetadata), metadataOr(o.PrivateMetadata)
-	e.org = o
-	answer := e.answer()
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventOrganizationUpdated, Data: answer, ObjectID: id, OrgID: id})
-	return answer, nil
+		o := e.org
+		o.PublicMetadata = slices.Clone(o.PublicMetadata)
+		o.PrivateMetadata = slices.Clone(o.PrivateMetadata)
+		f(&o)
+		o.ID, o.Object = id, "organization"
+		if o.Slug != e.org.Slug {
+			if other, taken := st.slugs[o.Slug]; taken && other != id {
+				return nil, nil, fmt.Errorf("update organization %s: slug %q: %w", id, o.Slug, ErrSlugTaken)
+			}
+			delete(st.slugs, e.org.Slug)
+			st.slugs[o.Slug] = id
+		}
+		if o.UpdatedAt == e.org.UpdatedAt {
+			o.UpdatedAt = max(s.now().UnixMilli(), e.org.UpdatedAt+1)
+		}
+		o.PublicMetadata, o.PrivateMetadata = metadataOr(o.PublicMetadata), metadataOr(o.PrivateMetadata)
+		e.org = o
+		answer := e.answer()
+		return answer, []OrgEvent{{Type: EventOrganizationUpdated, Data: answer, ObjectID: id, OrgID: id}}, nil
+	})
 }
 
 // DeleteOrganization deletes the organization id with its memberships and
@@ -201,25 +207,23 @@ func (s *Server) UpdateOrganization(id string, f func(*Organization)) (*Organiza
 // event Clerk sends). The id is never used again. It returns ErrOrganizationNotFound
 // for an unknown id.
 func (s *Server) DeleteOrganization(id string) error {
-	st := s.orgs
-	st.mu.Lock()
-	e := st.orgs[id]
-	if e == nil {
-		st.mu.Unlock()
-		return fmt.Errorf("delete organization %s: %w", id, ErrOrganizationNotFound)
-	}
-	for _, m := range slices.Clone(e.members) {
-		st.removeMember(e, m)
-	}
-	for _, inv := range e.invites {
-		delete(st.invites, inv.ID)
-	}
-	delete(st.orgs, id)
-	delete(st.slugs, e.org.Slug)
-	st.order = slices.DeleteFunc(st.order, func(x *orgEntry) bool { return x == e })
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventOrganizationDeleted, Data: DeletedOrganization(id, e.org.Slug), ObjectID: id, OrgID: id})
-	return nil
+	_, err := orgChange(s, func(st *orgStore) (struct{}, []OrgEvent, error) {
+		e := st.orgs[id]
+		if e == nil {
+			return struct{}{}, nil, fmt.Errorf("delete organization %s: %w", id, ErrOrganizationNotFound)
+		}
+		for _, m := range slices.Clone(e.members) {
+			st.removeMember(e, m)
+		}
+		for _, inv := range e.invites {
+			delete(st.invites, inv.ID)
+		}
+		delete(st.orgs, id)
+		delete(st.slugs, e.org.Slug)
+		st.order = slices.DeleteFunc(st.order, func(x *orgEntry) bool { return x == e })
+		return struct{}{}, []OrgEvent{{Type: EventOrganizationDeleted, Data: DeletedOrganization(id, e.org.Slug), ObjectID: id, OrgID: id}}, nil
+	})
+	return err
 }
 
 // AddMember makes the user userID a member of the organization orgID with role
@@ -267,55 +271,46 @@ func (s *Server) addMember(orgID, userID, role string) (*Membership, OrgEvent, e
 // calls the hooks with organizationMembership.updated. It returns
 // ErrOrganizationNotFound, ErrMembershipNotFound or ErrRoleNotFound.
 func (s *Server) UpdateMember(orgID, userID, role string) (*Membership, error) {
-	st := s.orgs
-	st.mu.Lock()
-	e := st.orgs[orgID]
-	if e == nil {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("update member of %s: %w", orgID, ErrOrganizationNotFound)
-	}
-	old := e.byUser[userID]
-	r := st.role(role)
-	switch {
-	case old == nil:
-		st.mu.Unlock()
-		return nil, fmt.Errorf("update %s in %s: %w", userID, orgID, ErrMembershipNotFound)
-	case r == nil:
-		st.mu.Unlock()
-		return nil, fmt.Errorf("update %s in %s to %q: %w", userID, orgID, role, ErrRoleNotFound)
-	}
-	m := *old
-	m.Role, m.RoleName, m.Permissions = r.Key, r.Name, permissionKeys(r)
-	m.UpdatedAt = max(s.now().UnixMilli(), old.UpdatedAt+1)
-	st.replaceMember(e, &m)
-	full := st.withOrg(&m)
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventMembershipUpdated, Data: full, ObjectID: m.ID, OrgID: orgID, UserID: userID})
-	return full, nil
+	return orgChange(s, func(st *orgStore) (*Membership, []OrgEvent, error) {
+		e := st.orgs[orgID]
+		if e == nil {
+			return nil, nil, fmt.Errorf("update member of %s: %w", orgID, ErrOrganizationNotFound)
+		}
+		old := e.byUser[userID]
+		r := st.role(role)
+		switch {
+		case old == nil:
+			return nil, nil, fmt.Errorf("update %s in %s: %w", userID, orgID, ErrMembershipNotFound)
+		case r == nil:
+			return nil, nil, fmt.Errorf("update %s in %s to %q: %w", userID, orgID, role, ErrRoleNotFound)
+		}
+		m := *old
+		m.Role, m.RoleName, m.Permissions = r.Key, r.Name, permissionKeys(r)
+		m.UpdatedAt = max(s.now().UnixMilli(), old.UpdatedAt+1)
+		st.replaceMember(e, &m)
+		full := st.withOrg(&m)
+		return full, []OrgEvent{{Type: EventMembershipUpdated, Data: full, ObjectID: m.ID, OrgID: orgID, UserID: userID}}, nil
+	})
 }
 
 // RemoveMember removes the user userID from the organization orgID and calls the
 // hooks with organizationMembership.deleted, which carries the whole membership. It
 // returns ErrOrganizationNotFound or ErrMembershipNotFound.
 func (s *Server) RemoveMember(orgID, userID string) (*Membership, error) {
-	st := s.orgs
-	st.mu.Lock()
-	e := st.orgs[orgID]
-	if e == nil {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("remove member of %s: %w", orgID, ErrOrganizationNotFound)
-	}
-	m := e.byUser[userID]
-	if m == nil {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("remove %s from %s: %w", userID, orgID, ErrMembershipNotFound)
-	}
-	full := st.withOrg(m)
-	st.removeMember(e, m)
-	full.Organization = e.answer()
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventMembershipDeleted, Data: full, ObjectID: m.ID, OrgID: orgID, UserID: userID})
-	return full, nil
+	return orgChange(s, func(st *orgStore) (*Membership, []OrgEvent, error) {
+		e := st.orgs[orgID]
+		if e == nil {
+			return nil, nil, fmt.Errorf("remove member of %s: %w", orgID, ErrOrganizationNotFound)
+		}
+		m := e.byUser[userID]
+		if m == nil {
+			return nil, nil, fmt.Errorf("remove %s from %s: %w", userID, orgID, ErrMembershipNotFound)
+		}
+		full := st.withOrg(m)
+		st.removeMember(e, m)
+		full.Organization = e.answer()
+		return full, []OrgEvent{{Type: EventMembershipDeleted, Data: full, ObjectID: m.ID, OrgID: orgID, UserID: userID}}, nil
+	})
 }
 
 // dropUserMemberships removes every membership of the deleted user id, silently.
@@ -356,40 +351,36 @@ func (s *Server) Invite(orgID, email, role, inviterID string) (*Invitation, erro
 	rng := s.rng()
 	now := s.now()
 	ms := now.UnixMilli()
-	st := s.orgs
-	st.mu.Lock()
-	e := st.orgs[orgID]
-	var r *Role
-	if e != nil {
-		r = st.role(role)
-	}
-	switch {
-	case e == nil:
-		st.mu.Unlock()
-		return nil, fmt.Errorf("invite to %s: %w", orgID, ErrOrganizationNotFound)
-	case r == nil:
-		st.mu.Unlock()
-		return nil, fmt.Errorf("invite to %s as %q: %w", orgID, role, ErrRoleNotFound)
-	}
-	expires := now.Add(30 * 24 * time.Hour).UnixMilli()
-	inv := &Invitation{
-		Object: organizationInvitationType, ID: newID("orginv_", now, rng), EmailAddress: email,
-		Role: r.Key, RoleName: r.Name, OrganizationID: orgID, PublicInviterData: inviter, Status: "pending",
-		PublicMetadata: json.RawMessage(`{}`), PrivateMetadata: json.RawMessage(`{}`), ExpiresAt: &expires,
-		CreatedAt: ms, UpdatedAt: ms,
-	}
-	if inviter != nil {
-		inv.InviterID = &inviter.UserID
-	}
-	url := "https://accounts.example.com/accept-invitation?token=" + randomToken(rng, 24)
-	inv.URL = &url
-	e.invites = insertByCreated(e.invites, inv, func(i *Invitation) (int64, string) { return i.CreatedAt, i.ID })
-	st.invites[inv.ID] = inv
-	st.used[inv.ID] = true
-	c := *inv
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventInvitationCreated, Data: &c, ObjectID: inv.ID, OrgID: orgID})
-	return &c, nil
+	return orgChange(s, func(st *orgStore) (*Invitation, []OrgEvent, error) {
+		e := st.orgs[orgID]
+		var r *Role
+		if e != nil {
+			r = st.role(role)
+		}
+		switch {
+		case e == nil:
+			return nil, nil, fmt.Errorf("invite to %s: %w", orgID, ErrOrganizationNotFound)
+		case r == nil:
+			return nil, nil, fmt.Errorf("invite to %s as %q: %w", orgID, role, ErrRoleNotFound)
+		}
+		expires := now.Add(30 * 24 * time.Hour).UnixMilli()
+		inv := &Invitation{
+			Object: organizationInvitationType, ID: newID("orginv_", now, rng), EmailAddress: email,
+			Role: r.Key, RoleName: r.Name, OrganizationID: orgID, PublicInviterData: inviter, Status: "pending",
+			PublicMetadata: json.RawMessage(`{}`), PrivateMetadata: json.RawMessage(`{}`), ExpiresAt: &expires,
+			CreatedAt: ms, UpdatedAt: ms,
+		}
+		if inviter != nil {
+			inv.InviterID = &inviter.UserID
+		}
+		url := "https://accounts.example.com/accept-invitation?token=" + randomToken(rng, 24)
+		inv.URL = &url
+		e.invites = insertByCreated(e.invites, inv, func(i *Invitation) (int64, string) { return i.CreatedAt, i.ID })
+		st.invites[inv.ID] = inv
+		st.used[inv.ID] = true
+		c := *inv
+		return &c, []OrgEvent{{Type: EventInvitationCreated, Data: &c, ObjectID: inv.ID, OrgID: orgID}}, nil
+	})
 }
 
 // AcceptInvitation accepts the pending invitation id as the user userID: Clerk marks
@@ -448,110 +439,148 @@ func (s *Server) setInvitationStatus(id, status, userID string) (*Invitation, er
 // given keys, and calls the hooks with role.created. It returns ErrSlugTaken when
 // the key is in use and ErrPermissionNotFound for an unknown permission key.
 func (s *Server) CreateRole(key, name, description string, permissionKeys []string) (*Role, error) {
-	rng := s.rng()
-	now := s.now()
-	ms := now.UnixMilli()
-	st := s.orgs
-	st.mu.Lock()
-	st.ensureRoles(ms, rng)
-	if st.role(key) != nil {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("create role %q: %w", key, ErrSlugTaken)
-	}
-	r := &Role{Object: "role", ID: newID("role_", now, rng), Name: name, Key: key, Description: optional(description),
-		Permissions: []Permission{}, CreatedAt: ms, UpdatedAt: ms}
-	for _, k := range permissionKeys {
-		i := slices.IndexFunc(st.perms, func(p *Permission) bool { return p.Key == k })
-		if i < 0 {
-			st.mu.Unlock()
-			return nil, fmt.Errorf("create role %q: permission %q: %w", key, k, ErrPermissionNotFound)
+	return roleKind.create(s, key, func(st *orgStore, id string, ms int64) (*Role, error) {
+		r := &Role{Object: "role", ID: id, Name: name, Key: key, Description: optional(description),
+			Permissions: []Permission{}, CreatedAt: ms, UpdatedAt: ms}
+		for _, k := range permissionKeys {
+			i := indexOfKey(st.perms, k)
+			if i < 0 {
+				return nil, fmt.Errorf("create role %q: permission %q: %w", key, k, ErrPermissionNotFound)
+			}
+			r.Permissions = append(r.Permissions, *st.perms[i])
 		}
-		r.Permissions = append(r.Permissions, *st.perms[i])
-	}
-	st.roles = append(st.roles, r)
-	st.used[r.ID] = true
-	c := *r
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventRoleCreated, Data: &c, ObjectID: r.ID})
-	return &c, nil
+		return r, nil
+	})
 }
 
 // UpdateRole renames the role with key and calls the hooks with role.updated. It
 // returns ErrRoleNotFound.
 func (s *Server) UpdateRole(key, name, description string) (*Role, error) {
-	st := s.orgs
-	st.mu.Lock()
-	i := slices.IndexFunc(st.roles, func(r *Role) bool { return r.Key == key })
-	if i < 0 {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("update role %q: %w", key, ErrRoleNotFound)
-	}
-	r := *st.roles[i]
-	r.Name, r.Description = name, optional(description)
-	r.UpdatedAt = max(s.now().UnixMilli(), r.UpdatedAt+1)
-	st.roles[i] = &r
-	c := r
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventRoleUpdated, Data: &c, ObjectID: r.ID})
-	return &c, nil
+	return roleKind.update(s, key, func(r *Role) {
+		r.Name, r.Description = name, optional(description)
+		r.UpdatedAt = max(s.now().UnixMilli(), r.UpdatedAt+1)
+	})
 }
 
 // DeleteRole deletes the role with key and calls the hooks with role.deleted. It
 // returns ErrRoleNotFound.
 func (s *Server) DeleteRole(key string) error {
-	st := s.orgs
-	st.mu.Lock()
-	i := slices.IndexFunc(st.roles, func(r *Role) bool { return r.Key == key })
-	if i < 0 {
-		st.mu.Unlock()
-		return fmt.Errorf("delete role %q: %w", key, ErrRoleNotFound)
-	}
-	id := st.roles[i].ID
-	st.roles = slices.Delete(st.roles, i, i+1)
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventRoleDeleted, Data: DeletedRole(id), ObjectID: id})
-	return nil
+	return roleKind.delete(s, key)
 }
 
 // CreatePermission creates a custom permission with key (org:feature:action) and
 // calls the hooks with permission.created. It returns ErrSlugTaken when the key is
 // in use.
 func (s *Server) CreatePermission(key, name, description string) (*Permission, error) {
-	rng := s.rng()
-	now := s.now()
-	ms := now.UnixMilli()
-	st := s.orgs
-	st.mu.Lock()
-	st.ensureRoles(ms, rng)
-	if slices.ContainsFunc(st.perms, func(p *Permission) bool { return p.Key == key }) {
-		st.mu.Unlock()
-		return nil, fmt.Errorf("create permission %q: %w", key, ErrSlugTaken)
-	}
-	p := &Permission{Object: "permission", ID: newID("perm_", now, rng), Name: name, Key: key, Description: description,
-		Type: "custom", CreatedAt: ms, UpdatedAt: ms}
-	st.perms = append(st.perms, p)
-	st.used[p.ID] = true
-	c := *p
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventPermissionCreated, Data: &c, ObjectID: p.ID})
-	return &c, nil
+	return permissionKind.create(s, key, func(_ *orgStore, id string, ms int64) (*Permission, error) {
+		return &Permission{Object: "permission", ID: id, Name: name, Key: key, Description: description,
+			Type: "custom", CreatedAt: ms, UpdatedAt: ms}, nil
+	})
 }
 
 // DeletePermission deletes the permission with key and calls the hooks with
 // permission.deleted. It returns ErrPermissionNotFound.
 func (s *Server) DeletePermission(key string) error {
-	st := s.orgs
-	st.mu.Lock()
-	i := slices.IndexFunc(st.perms, func(p *Permission) bool { return p.Key == key })
-	if i < 0 {
-		st.mu.Unlock()
-		return fmt.Errorf("delete permission %q: %w", key, ErrPermissionNotFound)
+	return permissionKind.delete(s, key)
+}
+
+// keyed is a role or a permission (*T), which the instance finds by key.
+type keyed[T any] interface {
+	*T
+	keyID() (key, id string)
+}
+
+func (r *Role) keyID() (key, id string)       { return r.Key, r.ID }
+func (p *Permission) keyID() (key, id string) { return p.Key, p.ID }
+
+// indexOfKey returns the index of the element of list with key, or -1.
+func indexOfKey[T any, P keyed[T]](list []P, key string) int {
+	return slices.IndexFunc(list, func(v P) bool {
+		k, _ := v.keyID()
+		return k == key
+	})
+}
+
+// keyedKind is what the fake knows of roles or of permissions: where the store keeps
+// them (created ascending), how Clerk names them and their events.
+type keyedKind[T any, P keyed[T]] struct {
+	name                      string // in errors
+	idPrefix                  string
+	list                      func(st *orgStore) *[]P
+	notFound                  error
+	created, updated, deleted string
+	// deletedData returns the data of the deleted event of the object id.
+	deletedData func(id string) any
+}
+
+var (
+	roleKind = keyedKind[Role, *Role]{
+		name: "role", idPrefix: "role_", list: func(st *orgStore) *[]*Role { return &st.roles }, notFound: ErrRoleNotFound,
+		created: EventRoleCreated, updated: EventRoleUpdated, deleted: EventRoleDeleted, deletedData: DeletedRole,
 	}
-	id := st.perms[i].ID
-	st.perms = slices.Delete(st.perms, i, i+1)
-	st.mu.Unlock()
-	s.notifyOrg(OrgEvent{Type: EventPermissionDeleted, Data: DeletedPermission(id), ObjectID: id})
-	return nil
+	permissionKind = keyedKind[Permission, *Permission]{
+		name: "permission", idPrefix: "perm_", list: func(st *orgStore) *[]*Permission { return &st.perms }, notFound: ErrPermissionNotFound,
+		created: EventPermissionCreated, updated: EventPermissionUpdated, deleted: EventPermissionDeleted, deletedData: DeletedPermission,
+	}
+)
+
+// create stores what build makes of a new id at the current time, unless key is in
+// use (ErrSlugTaken), having given the instance Clerk's system permissions and default
+// roles first, and calls the hooks with the created event. build runs under the
+// store's lock.
+func (k keyedKind[T, P]) create(s *Server, key string, build func(st *orgStore, id string, ms int64) (P, error)) (*T, error) {
+	rng := s.rng()
+	now := s.now()
+	ms := now.UnixMilli()
+	return orgChange(s, func(st *orgStore) (*T, []OrgEvent, error) {
+		st.ensureRoles(ms, rng)
+		list := k.list(st)
+		if indexOfKey(*list, key) >= 0 {
+			return nil, nil, fmt.Errorf("create %s %q: %w", k.name, key, ErrSlugTaken)
+		}
+		v, err := build(st, newID(k.idPrefix, now, rng), ms)
+		if err != nil {
+			return nil, nil, err
+		}
+		*list = append(*list, v)
+		_, id := v.keyID()
+		st.used[id] = true
+		c := *v
+		return &c, []OrgEvent{{Type: k.created, Data: &c, ObjectID: id}}, nil
+	})
+}
+
+// update stores in place of the element with key a copy of it that f changed, and
+// calls the hooks with the updated event.
+func (k keyedKind[T, P]) update(s *Server, key string, f func(P)) (*T, error) {
+	return orgChange(s, func(st *orgStore) (*T, []OrgEvent, error) {
+		list := k.list(st)
+		i := indexOfKey(*list, key)
+		if i < 0 {
+			return nil, nil, fmt.Errorf("update %s %q: %w", k.name, key, k.notFound)
+		}
+		v := *(*list)[i]
+		f(&v)
+		(*list)[i] = &v
+		c := v
+		_, id := P(&c).keyID()
+		return &c, []OrgEvent{{Type: k.updated, Data: &c, ObjectID: id}}, nil
+	})
+}
+
+// delete deletes the element with key and calls the hooks with the deleted event.
+func (k keyedKind[T, P]) delete(s *Server, key string) error {
+	_, err := orgChange(s, func(st *orgStore) (string, []OrgEvent, error) {
+		list := k.list(st)
+		i := indexOfKey(*list, key)
+		if i < 0 {
+			return "", nil, fmt.Errorf("delete %s %q: %w", k.name, key, k.notFound)
+		}
+		_, id := (*list)[i].keyID()
+		*list = slices.Delete(*list, i, i+1)
+		return id, []OrgEvent{{Type: k.deleted, Data: k.deletedData(id), ObjectID: id}}, nil
+	})
+	return err
 }
 
 // Organization returns the organization whose id or slug is idOrSlug.
@@ -579,18 +608,13 @@ func (s *Server) Organizations() []*Organization {
 // Memberships returns the memberships of the organization orgID, oldest first, with
 // the organization embedded; none for an unknown organization.
 func (s *Server) Memberships(orgID string) []*Membership {
-	st := s.orgs
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	e := st.orgs[orgID]
-	if e == nil {
-		return nil
-	}
-	out := make([]*Membership, len(e.members))
-	for i, m := range e.members {
-		out[i] = st.withOrg(m)
-	}
-	return out
+	return ofOrg(s.orgs, orgID, func(e *orgEntry) []*Membership {
+		out := make([]*Membership, len(e.members))
+		for i, m := range e.members {
+			out[i] = s.orgs.withOrg(m)
+		}
+		return out
+	})
 }
 
 // UserMemberships returns the memberships of the user userID, oldest first.
@@ -617,40 +641,40 @@ func (st *orgStore) userMemberships(userID string) []*Membership {
 // Invitations returns the invitations of the organization orgID, oldest first,
 // whatever their status.
 func (s *Server) Invitations(orgID string) []*Invitation {
-	st := s.orgs
+	return ofOrg(s.orgs, orgID, func(e *orgEntry) []*Invitation { return copies(e.invites) })
+}
+
+// ofOrg returns what f makes of the organization orgID under the store's read lock,
+// or nil for an unknown organization.
+func ofOrg[T any](st *orgStore, orgID string, f func(e *orgEntry) []T) []T {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	e := st.orgs[orgID]
 	if e == nil {
 		return nil
 	}
-	out := make([]*Invitation, len(e.invites))
-	for i, inv := range e.invites {
-		c := *inv
-		out[i] = &c
-	}
-	return out
+	return f(e)
 }
 
 // Roles returns the instance's roles, oldest first.
 func (s *Server) Roles() []*Role {
 	s.orgs.mu.RLock()
 	defer s.orgs.mu.RUnlock()
-	out := make([]*Role, len(s.orgs.roles))
-	for i, r := range s.orgs.roles {
-		c := *r
-		out[i] = &c
-	}
-	return out
+	return copies(s.orgs.roles)
 }
 
 // Permissions returns the instance's permissions, oldest first.
 func (s *Server) Permissions() []*Permission {
 	s.orgs.mu.RLock()
 	defer s.orgs.mu.RUnlock()
-	out := make([]*Permission, len(s.orgs.perms))
-	for i, p := range s.orgs.perms {
-		c := *p
+	return copies(s.orgs.perms)
+}
+
+// copies returns copies of the values list points to.
+func copies[T any](list []*T) []*T {
+	out := make([]*T, len(list))
+	for i, v := range list {
+		c := *v
 		out[i] = &c
 	}
 	return out

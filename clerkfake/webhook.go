@@ -66,7 +66,17 @@ func MarshalWebhookEvent(eventType string, u *User, at time.Time) ([]byte, error
 			ExternalID *string `json:"external_id"`
 		}{"user", u.ID, true, u.ExternalID}
 	}
-	body, err := json.Marshal(envelope{
+	body, err := marshalEnvelope(eventType, data, at)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s event for %s: %w", eventType, u.ID, err)
+	}
+	return body, nil
+}
+
+// marshalEnvelope returns the body Clerk sends for an event of eventType whose data
+// is data, at time at.
+func marshalEnvelope(eventType string, data any, at time.Time) ([]byte, error) {
+	return json.Marshal(envelope{
 		Data:       data,
 		Object:     "event",
 		Type:       eventType,
@@ -77,8 +87,4 @@ func MarshalWebhookEvent(eventType string, u *User, at time.Time) ([]byte, error
 			UserAgent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36",
 		}},
 	})
-	if err != nil {
-		return nil, fmt.Errorf("marshal %s event for %s: %w", eventType, u.ID, err)
-	}
-	return body, nil
 }
