@@ -192,7 +192,7 @@ func (s *Store) ForwardPositions(ctx context.Context) (map[string]int64, error) 
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, sqlschema.PositionsSQL)
+	rows, err := s.r.QueryContext(ctx, sqlschema.PositionsSQL) //nolint:rowserrcheck // sqlschema.ScanPositions checks rows.Err
 	if err != nil {
 		return nil, unavailable("read forwarding positions", err)
 	}
