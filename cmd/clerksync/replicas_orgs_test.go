@@ -10,6 +10,7 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/storetest"
 )
 
@@ -26,14 +27,14 @@ func TestReplicas_ConvergeOrganizationsOnPostgres(t *testing.T) {
 		t.Skip("builds the binary and runs three servers; skipped with -short")
 	}
 	t.Parallel()
-	admin := mustPostgres(t)
+	pgtest.Admin(t) // skips t when PostgreSQL does not answer
 	seed := storetest.Seed(t)
 	rng := mrand.New(mrand.NewPCG(seed, 0x0a6))
 	h := storetest.NewOrgHistory(rng, 300)
 
 	// In Clerk's order, one delivery at a time, through the same decoder, in a schema
 	// of its own.
-	inOrder := mustOpenPG(t, newPGSchema(t, admin))
+	inOrder := pgtest.Open(t, pgtest.SchemaName(t, "clerksync_test"))
 	for _, c := range h.Changes {
 		ch := clerkdecode.ChangeFromEvent(c.EventID, c.Body, clerkdecode.Options{})
 		if ch.Op == clerksync.OpDeadLetter {
@@ -43,9 +44,9 @@ func TestReplicas_ConvergeOrganizationsOnPostgres(t *testing.T) {
 	}
 
 	bin := buildBinary(t)
-	schema := newPGSchema(t, admin)
+	schema := pgtest.SchemaName(t, "clerksync_test")
 	const n = 3
-	replicas := startReplicas(t, bin, n, "CLERK_WEBHOOK_SECRET="+testSecret, "DATABASE_URL="+pgTestURL(), "DATABASE_SCHEMA="+schema)
+	replicas := startReplicas(t, bin, n, "CLERK_WEBHOOK_SECRET="+testSecret, "DATABASE_URL="+pgtest.URL(), "DATABASE_SCHEMA="+schema)
 
 	type shot struct {
 		c       clerksync.Change
@@ -111,7 +112,7 @@ func TestReplicas_ConvergeOrganizationsOnPostgres(t *testing.T) {
 		}
 	}
 
-	got := mustOpenPG(t, schema)
+	got := pgtest.Open(t, schema)
 	storetest.SameState(t, got, inOrder, h.Keys)
 	storetest.CheckFeedMatchesTables(t, got, storetest.AllChanges(t, got, 0))
 	events, err := got.Events(context.Background(), clerksync.EventFilter{Limit: clerksync.MaxPage})

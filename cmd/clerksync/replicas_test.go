@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,82 +20,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkdecode"
 	"github.com/clerksync/clerksync/clerkfake"
-	"github.com/clerksync/clerksync/postgres"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/storetest"
 	"github.com/clerksync/clerksync/svixsig"
 )
-
-// defaultTestDatabaseURL is the PostgreSQL database of the tests unless
-// TEST_DATABASE_URL names another (the same settings as package postgres's tests).
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// pgTestURL returns the URL of the PostgreSQL test database.
-func pgTestURL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return defaultTestDatabaseURL
-}
-
-// mustPostgres returns a pool on the test database, closed when tb ends. When
-// PostgreSQL does not answer it skips tb, saying how to start it, unless
-// CLERKSYNC_REQUIRE_POSTGRES=1 asks for a failure instead.
-func mustPostgres(tb testing.TB) *pgxpool.Pool {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, pgTestURL())
-	if err == nil {
-		if err = pool.Ping(ctx); err != nil {
-			pool.Close()
-		}
-	}
-	if err != nil {
-		msg := "PostgreSQL is not reachable at TEST_DATABASE_URL (default " + defaultTestDatabaseURL + "): " + err.Error() +
-			"\n\tSTART IT to run these tests: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start" +
-			"\n\tor docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16" +
-			"\n\t(set CLERKSYNC_REQUIRE_POSTGRES=1 to make this a failure)"
-		if os.Getenv("CLERKSYNC_REQUIRE_POSTGRES") == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip("SKIPPING POSTGRESQL TEST: " + msg)
-	}
-	tb.Cleanup(pool.Close)
-	return pool
-}
-
-// newPGSchema returns the name of a schema of its own for tb, left for clerksync to
-// create, and dropped with everything in it when tb ends.
-func newPGSchema(tb testing.TB, admin *pgxpool.Pool) string {
-	tb.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "clerksync_test_" + hex.EncodeToString(b)
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
-// mustOpenPG opens a store on schema of the test database, closed when tb ends.
-func mustOpenPG(tb testing.TB, schema string) *postgres.Store {
-	tb.Helper()
-	s, err := postgres.Open(context.Background(), pgTestURL(), postgres.WithSchema(schema))
-	if err != nil {
-		tb.Fatalf("open schema %s: %v", schema, err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
 
 // replica is one `clerksync serve` process.
 type replica struct {
@@ -301,17 +231,17 @@ func TestReplicas_ConvergeOnPostgres(t *testing.T) {
 		t.Skip("builds the binary and runs three servers; skipped with -short")
 	}
 	t.Parallel()
-	admin := mustPostgres(t)
+	admin := pgtest.Admin(t)
 	seed := storetest.Seed(t)
 	rng := mrand.New(mrand.NewPCG(seed, 0x5eed))
 	events, want := userHistory(rng, "replica", 50)
 
 	bin := buildBinary(t)
-	schema := newPGSchema(t, admin)
+	schema := pgtest.SchemaName(t, "clerksync_test")
 	const n = 3
 	replicas := startReplicas(t, bin, n,
 		"CLERK_WEBHOOK_SECRET="+testSecret,
-		"DATABASE_URL="+pgTestURL(),
+		"DATABASE_URL="+pgtest.URL(),
 		"DATABASE_SCHEMA="+schema,
 		// Every body kept, so that the redaction of deleted users' bodies is checked too.
 		"CLERKSYNC_EVENT_BODIES=all")
@@ -405,11 +335,11 @@ func TestReplicas_ConvergeOnPostgres(t *testing.T) {
 
 	// The reference: the same history applied one event at a time, in Clerk's order.
 	ctx := context.Background()
-	ref := mustOpenPG(t, newPGSchema(t, admin))
+	ref := pgtest.Open(t, pgtest.SchemaName(t, "clerksync_test"))
 	for _, ev := range events {
 		storetest.MustApply(t, ref, clerkdecode.ChangeFromEvent(ev.id, ev.body, clerkdecode.Options{}))
 	}
-	got := mustOpenPG(t, schema)
+	got := pgtest.Open(t, schema)
 	ignoreSync := cmpopts.IgnoreFields(clerksync.Profile{}, "SyncedAt")
 	for userID, first := range want {
 		deleted, err := got.Deleted(ctx, clerksync.UserKey(userID))
