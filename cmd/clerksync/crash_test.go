@@ -4,21 +4,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/serveproc"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/svixsig"
 )
@@ -44,6 +44,18 @@ func freePort(tb testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// launchServe starts bin serve listening on addr with env, its output added to logs,
+// and returns at once (serveproc.Launch), so that a test can kill it and start it
+// again where its senders keep sending. It fails tb when the process cannot start.
+func launchServe(tb testing.TB, bin, addr string, logs io.Writer, env map[string]string) *serveproc.Proc {
+	tb.Helper()
+	p, err := serveproc.Launch(bin, addr, env, logs)
+	if err != nil {
+		tb.Fatalf("start server: %v", err)
+	}
+	return p
 }
 
 // crashEvent is one webhook of the crash test's history.
@@ -103,26 +115,14 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/clerk", port)
-	logPath := filepath.Join(dir, "serve.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(os.Environ(),
-			"CLERK_WEBHOOK_SECRET="+testSecret,
-			"DATABASE_URL=sqlite:"+filepath.Join(dir, "crash.db"),
-			fmt.Sprintf("PORT=127.0.0.1:%d", port),
-			"LOG_LEVEL=warn")
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start server: %v", err)
-		}
-		return cmd
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	url := "http://" + addr + "/api/webhooks/clerk"
+	var logs syncBuffer
+	start := func() *serveproc.Proc {
+		return launchServe(t, bin, addr, &logs, map[string]string{
+			"DATABASE_URL": "sqlite:" + filepath.Join(dir, "crash.db"),
+			"LOG_LEVEL":    "warn",
+		})
 	}
 
 	// Senders deliver every event until it is answered 2xx, retrying on errors and
@@ -172,8 +172,7 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 			for nAcked.Load() < k*step {
 				time.Sleep(time.Millisecond)
 			}
-			_ = srv.Process.Signal(syscall.SIGKILL)
-			_ = srv.Wait()
+			srv.Kill()
 			kills++
 			srv = start()
 		}
@@ -184,10 +183,8 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 	close(queue)
 	senders.Wait()
 	<-killerDone
-	_ = srv.Process.Signal(syscall.SIGTERM)
-	if err := srv.Wait(); err != nil {
-		log, _ := os.ReadFile(logPath)
-		t.Fatalf("server did not stop cleanly on SIGTERM: %v\n%s", err, log)
+	if err := srv.Terminate(); err != nil {
+		t.Fatalf("server did not stop cleanly on SIGTERM: %v\n%s", err, logs.String())
 	}
 	t.Logf("%d events, %d kills, %d retried attempts", len(events), kills, retries.Load())
 	if kills != 5 {
@@ -254,16 +251,10 @@ func TestServe_SIGTERMFinishesInFlight(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/clerk", port)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	url := "http://" + addr + "/api/webhooks/clerk"
 	var logs syncBuffer
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "CLERK_WEBHOOK_SECRET="+testSecret,
-		"DATABASE_URL=sqlite:"+filepath.Join(dir, "term.db"), fmt.Sprintf("PORT=127.0.0.1:%d", port))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv := launchServe(t, bin, addr, &logs, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "term.db")})
 
 	key, _ := svixsig.DecodeSecret(testSecret)
 	var (
@@ -299,10 +290,7 @@ func TestServe_SIGTERMFinishesInFlight(t *testing.T) {
 	for nAcked.Load() < 200 {
 		time.Sleep(time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
+	err := srv.Terminate()
 	stop.Store(true)
 	wg.Wait()
 	if err != nil {

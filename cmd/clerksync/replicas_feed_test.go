@@ -31,10 +31,7 @@ func TestReplicas_FeedReaderMissesNothing(t *testing.T) {
 	rng := newRand(t)
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
-	bin := buildBinary(t)
-	schema := pgtest.SchemaName(t, "clerksync_test")
-	replicas := startReplicas(t, bin, 3,
-		"CLERK_WEBHOOK_SECRET="+testSecret, "DATABASE_URL="+pgtest.URL(), "DATABASE_SCHEMA="+schema)
+	replicas, schema := startPGReplicas(t, 3)
 	store := pgtest.Open(t, schema)
 
 	// The reader: pages of a few entries, as fast as it can, until told to stop and

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/clerksync/clerksync"
@@ -43,63 +42,32 @@ func TestReplicas_ConvergeOrganizationsOnPostgres(t *testing.T) {
 		storetest.MustApply(t, inOrder, ch)
 	}
 
-	bin := buildBinary(t)
-	schema := pgtest.SchemaName(t, "clerksync_test")
 	const n = 3
-	replicas := startReplicas(t, bin, n, "CLERK_WEBHOOK_SECRET="+testSecret, "DATABASE_URL="+pgtest.URL(), "DATABASE_SCHEMA="+schema)
+	replicas, schema := startPGReplicas(t, n)
 
-	type shot struct {
-		c       clerksync.Change
-		targets []int
-	}
 	var shots []shot
 	for _, c := range h.Changes {
-		a := rng.IntN(n)
-		targets := []int{a}
-		if rng.IntN(4) == 0 {
-			targets = append(targets, (a+1+rng.IntN(n-1))%n)
-		}
-		shots = append(shots, shot{c, targets})
+		shots = append(shots, aimShot(rng, n, 4, c.EventID, c.EventType, c.Body))
 	}
 	rng.Shuffle(len(shots), func(i, j int) { shots[i], shots[j] = shots[j], shots[i] })
 
 	var (
-		mu       sync.Mutex
 		firsts   = make(map[string]int)
 		failures []string
-		wg       sync.WaitGroup
 	)
-	work := make(chan shot)
-	for range 12 {
-		wg.Go(func() {
-			for s := range work {
-				answers := make([]delivery, len(s.targets))
-				var both sync.WaitGroup
-				for i, r := range s.targets {
-					both.Go(func() { answers[i] = post(replicas[r].URL, s.c.EventID, s.c.Body) })
+	fireShots(replicas, shots, func(s shot, answers []delivery) {
+		for i, a := range answers {
+			switch {
+			case a.Err != nil || a.Status != http.StatusOK:
+				failures = append(failures, fmt.Sprintf("%s to %s: %d %v", s.id, replicas[s.targets[i]].name, a.Status, a.Err))
+			case a.Outcome != "duplicate":
+				firsts[s.id]++
+				if a.Outcome != "applied" && a.Outcome != "stale" {
+					failures = append(failures, fmt.Sprintf("%s (%s): %s", s.id, s.typ, a.Outcome))
 				}
-				both.Wait()
-				mu.Lock()
-				for i, a := range answers {
-					switch {
-					case a.Err != nil || a.Status != http.StatusOK:
-						failures = append(failures, fmt.Sprintf("%s to %s: %d %v", s.c.EventID, replicas[s.targets[i]].name, a.Status, a.Err))
-					case a.Outcome != "duplicate":
-						firsts[s.c.EventID]++
-						if a.Outcome != "applied" && a.Outcome != "stale" {
-							failures = append(failures, fmt.Sprintf("%s (%s): %s", s.c.EventID, s.c.EventType, a.Outcome))
-						}
-					}
-				}
-				mu.Unlock()
 			}
-		})
-	}
-	for _, s := range shots {
-		work <- s
-	}
-	close(work)
-	wg.Wait()
+		}
+	})
 	for _, f := range failures {
 		t.Error(f)
 	}

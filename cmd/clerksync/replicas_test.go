@@ -39,6 +39,17 @@ type replica struct {
 	err    error         // the exit error, valid once exited is closed
 }
 
+// startPGReplicas builds clerksync and starts n replicas of serve (startReplicas) on a
+// new schema of the PostgreSQL test database, with env besides; it returns them and
+// the schema.
+func startPGReplicas(tb testing.TB, n int, env ...string) ([]*replica, string) {
+	tb.Helper()
+	bin := buildBinary(tb)
+	schema := pgtest.SchemaName(tb, "clerksync_test")
+	env = append([]string{"CLERK_WEBHOOK_SECRET=" + testSecret, "DATABASE_URL=" + pgtest.URL(), "DATABASE_SCHEMA=" + schema}, env...)
+	return startReplicas(tb, bin, n, env...), schema
+}
+
 // startReplicas starts n `clerksync serve` processes of bin at the same moment, each
 // with env, PORT=127.0.0.1:0 and JSON logs at level info, and returns once each of them listens (having opened
 // and migrated the database). A process still running when tb ends is killed.
@@ -175,6 +186,57 @@ func post(base, id string, body []byte) delivery {
 	return d
 }
 
+// shot is one webhook sent to one replica, or to two at the same moment.
+type shot struct {
+	id, typ string // svix-id and event type
+	body    []byte
+	targets []int // indexes of the replicas
+}
+
+// aimShot aims a webhook at one random replica of n and, one time in twoIn, at a
+// second one too, as Svix's retry of a delivery it believes lost may race the original.
+func aimShot(rng *mrand.Rand, n, twoIn int, id, typ string, body []byte) shot {
+	a := rng.IntN(n)
+	targets := []int{a}
+	if rng.IntN(twoIn) == 0 {
+		targets = append(targets, (a+1+rng.IntN(n-1))%n)
+	}
+	return shot{id: id, typ: typ, body: body, targets: targets}
+}
+
+// fireShots sends the shots from 12 workers, each to its replicas at the same moment,
+// and hands record the answers of each shot, one shot at a time.
+func fireShots(replicas []*replica, shots []shot, record func(s shot, answers []delivery)) {
+	var mu sync.Mutex
+	work := make(chan shot)
+	var workers sync.WaitGroup
+	for range 12 {
+		workers.Go(func() {
+			for s := range work {
+				answers := make([]delivery, len(s.targets))
+				go1 := make(chan struct{})
+				var wg sync.WaitGroup
+				for i, r := range s.targets {
+					wg.Go(func() {
+						<-go1
+						answers[i] = post(replicas[r].URL, s.id, s.body)
+					})
+				}
+				close(go1)
+				wg.Wait()
+				mu.Lock()
+				record(s, answers)
+				mu.Unlock()
+			}
+		})
+	}
+	for _, s := range shots {
+		work <- s
+	}
+	close(work)
+	workers.Wait()
+}
+
 // svixClient gives up on an answer after 15 s, as Svix does.
 var svixClient = &http.Client{Timeout: 15 * time.Second}
 
@@ -236,78 +298,40 @@ func TestReplicas_ConvergeOnPostgres(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(seed, 0x5eed))
 	events, want := userHistory(rng, "replica", 50)
 
-	bin := buildBinary(t)
-	schema := pgtest.SchemaName(t, "clerksync_test")
 	const n = 3
-	replicas := startReplicas(t, bin, n,
-		"CLERK_WEBHOOK_SECRET="+testSecret,
-		"DATABASE_URL="+pgtest.URL(),
-		"DATABASE_SCHEMA="+schema,
+	replicas, schema := startPGReplicas(t, n,
 		// Every body kept, so that the redaction of deleted users' bodies is checked too.
 		"CLERKSYNC_EVENT_BODIES=all")
 
 	// Each event goes to one random replica; about a third go to two replicas at the
 	// same moment, as Svix's retry of a delivery it believes lost may race the original.
-	type shot struct {
-		ev      event
-		targets []int
-	}
 	var shots []shot
 	deliveries := make(map[string]int) // svix-id → how many times it is sent
 	for _, ev := range events {
-		a := rng.IntN(n)
-		targets := []int{a}
-		if rng.IntN(3) == 0 {
-			targets = append(targets, (a+1+rng.IntN(n-1))%n)
-		}
-		shots = append(shots, shot{ev, targets})
-		deliveries[ev.id] = len(targets)
+		s := aimShot(rng, n, 3, ev.id, ev.typ, ev.body)
+		shots = append(shots, s)
+		deliveries[ev.id] = len(s.targets)
 	}
 	rng.Shuffle(len(shots), func(i, j int) { shots[i], shots[j] = shots[j], shots[i] })
 
 	var (
-		mu       sync.Mutex
 		firsts   = make(map[string][]string) // svix-id → outcomes of the answers that were not duplicates
 		failures []string
 		sent     int
 	)
-	work := make(chan shot)
-	var workers sync.WaitGroup
-	for range 12 {
-		workers.Go(func() {
-			for s := range work {
-				answers := make([]delivery, len(s.targets))
-				go1 := make(chan struct{})
-				var wg sync.WaitGroup
-				for i, r := range s.targets {
-					wg.Go(func() {
-						<-go1
-						answers[i] = post(replicas[r].URL, s.ev.id, s.ev.body)
-					})
-				}
-				close(go1)
-				wg.Wait()
-				mu.Lock()
-				for i, a := range answers {
-					sent++
-					switch {
-					case a.Err != nil:
-						failures = append(failures, fmt.Sprintf("%s to %s: %v", s.ev.id, replicas[s.targets[i]].name, a.Err))
-					case a.Status != http.StatusOK:
-						failures = append(failures, fmt.Sprintf("%s to %s: status %d", s.ev.id, replicas[s.targets[i]].name, a.Status))
-					case a.Outcome != "duplicate":
-						firsts[s.ev.id] = append(firsts[s.ev.id], a.Outcome)
-					}
-				}
-				mu.Unlock()
+	fireShots(replicas, shots, func(s shot, answers []delivery) {
+		for i, a := range answers {
+			sent++
+			switch {
+			case a.Err != nil:
+				failures = append(failures, fmt.Sprintf("%s to %s: %v", s.id, replicas[s.targets[i]].name, a.Err))
+			case a.Status != http.StatusOK:
+				failures = append(failures, fmt.Sprintf("%s to %s: status %d", s.id, replicas[s.targets[i]].name, a.Status))
+			case a.Outcome != "duplicate":
+				firsts[s.id] = append(firsts[s.id], a.Outcome)
 			}
-		})
-	}
-	for _, s := range shots {
-		work <- s
-	}
-	close(work)
-	workers.Wait()
+		}
+	})
 	for _, f := range failures {
 		t.Error(f)
 	}
