@@ -1,12 +1,11 @@
 package web_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/internal/pgtest"
-	"github.com/clerksync/clerksync/sqlite"
+	"github.com/clerksync/clerksync/internal/sqlitetest"
 )
 
 // storeOpener opens a fresh store of one kind, closed when tb ends.
@@ -19,12 +18,7 @@ func eachStore(t *testing.T, f func(t *testing.T, open storeOpener)) {
 		t.Parallel()
 		f(t, func(tb testing.TB) clerksync.Store {
 			tb.Helper()
-			s, err := sqlite.Open(filepath.Join(tb.TempDir(), "clerksync.db"))
-			if err != nil {
-				tb.Fatalf("open sqlite: %v", err)
-			}
-			tb.Cleanup(func() { s.Close() })
-			return s
+			return sqlitetest.Open(tb)
 		})
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
