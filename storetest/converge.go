@@ -292,17 +292,23 @@ func Converge(t *testing.T, stores []clerksync.Store, seed uint64) {
 
 // testConverge runs Converge on fresh stores with several seeds.
 func testConverge(t *testing.T, open Opener) {
+	eachSeed(t, 4, func(t *testing.T, now func() time.Time, seed uint64) {
+		Converge(t, []clerksync.Store{open(t, now)}, seed)
+	})
+}
+
+// eachSeed runs f in n parallel subtests (one with -short), each with a seed of its
+// own, from Seed on, and a clock of its own that moves a millisecond at each reading.
+func eachSeed(t *testing.T, n int, f func(t *testing.T, now func() time.Time, seed uint64)) {
 	seed := Seed(t)
-	iterations := 4
 	if testing.Short() {
-		iterations = 1
+		n = 1
 	}
-	for i := range iterations {
+	for i := range n {
 		t.Run(fmt.Sprintf("Iteration%d", i), func(t *testing.T) {
 			t.Parallel()
 			clock := NewClock(Epoch)
-			s := open(t, func() time.Time { return clock.Advance(time.Millisecond) })
-			Converge(t, []clerksync.Store{s}, seed+uint64(i))
+			f(t, func() time.Time { return clock.Advance(time.Millisecond) }, seed+uint64(i))
 		})
 	}
 }

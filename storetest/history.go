@@ -381,17 +381,7 @@ func allObjects(t testing.TB, s clerksync.Store, k clerksync.Kind) map[string]cl
 
 // testConvergeOrgs runs ConvergeOrgs on fresh stores with several seeds.
 func testConvergeOrgs(t *testing.T, open Opener) {
-	seed := Seed(t)
-	iterations := 3
-	if testing.Short() {
-		iterations = 1
-	}
-	for i := range iterations {
-		t.Run(fmt.Sprintf("Iteration%d", i), func(t *testing.T) {
-			t.Parallel()
-			clock := NewClock(Epoch)
-			now := func() time.Time { return clock.Advance(time.Millisecond) }
-			ConvergeOrgs(t, []clerksync.Store{open(t, now)}, open(t, now), seed+uint64(i))
-		})
-	}
+	eachSeed(t, 3, func(t *testing.T, now func() time.Time, seed uint64) {
+		ConvergeOrgs(t, []clerksync.Store{open(t, now)}, open(t, now), seed)
+	})
 }
