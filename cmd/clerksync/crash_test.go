@@ -58,6 +58,23 @@ func launchServe(tb testing.TB, bin, addr string, logs io.Writer, env map[string
 	return p
 }
 
+// postSigned posts body to url, signed as svix-id id with key at this moment as Svix
+// signs each attempt, reads the answer and returns its status: 0 when there is none.
+func postSigned(client *http.Client, url string, key []byte, id string, body []byte) int {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	svixsig.SetHeaders(req.Header, key, id, time.Now(), body)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
 // crashEvent is one webhook of the crash test's history.
 type crashEvent struct {
 	id      string
@@ -142,16 +159,10 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 			defer senders.Done()
 			for ev := range queue {
 				for attempt := 0; ; attempt++ {
-					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(ev.body))
-					svixsig.SetHeaders(req.Header, key, ev.id, time.Now(), ev.body)
-					resp, err := client.Do(req)
-					if err == nil {
-						resp.Body.Close()
-						if resp.StatusCode/100 == 2 {
-							acked.Store(ev.id, true)
-							nAcked.Add(1)
-							break
-						}
+					if postSigned(client, url, key, ev.id, ev.body)/100 == 2 {
+						acked.Store(ev.id, true)
+						nAcked.Add(1)
+						break
 					}
 					retries.Add(1)
 					time.Sleep(time.Duration(5+attempt*5) * time.Millisecond)
@@ -272,15 +283,12 @@ func TestServe_SIGTERMFinishesInFlight(t *testing.T) {
 				id := fmt.Sprintf("msg_term_%d_%d", w, i)
 				usr := clerkfake.NewUser(clerkfake.UserParams{Seed: uint64(w*100000 + i + 1), ID: fmt.Sprintf("user_2term%04d%06d", w, i), Rich: true})
 				body := clerkfake.WebhookEvent("user.created", usr, time.Now())
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				svixsig.SetHeaders(req.Header, key, id, time.Now(), body)
-				resp, err := client.Do(req)
-				if err != nil {
+				code := postSigned(client, url, key, id, body)
+				if code == 0 {
 					time.Sleep(2 * time.Millisecond) // not up yet, or shutting down
 					continue
 				}
-				resp.Body.Close()
-				if resp.StatusCode/100 == 2 {
+				if code/100 == 2 {
 					acked.Store(id, true)
 					nAcked.Add(1)
 				}
