@@ -7,13 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clerksync/clerksync/devemu"
 	"github.com/clerksync/clerksync/forward"
+	"github.com/clerksync/clerksync/internal/sqlitetest"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/storetest"
 	"github.com/clerksync/clerksync/svixsig"
@@ -23,11 +23,7 @@ import (
 // emulator's receiver, as clerksync dev does; it returns the store.
 func forwardFeed(t *testing.T, e *env) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := sqlitetest.Open(t)
 	fw, err := forward.New(forward.Config{
 		Store: s, Endpoints: []forward.Endpoint{{URL: e.Emu.ChangesURL()}}, Secret: e.Emu.ChangesSecret(),
 		Logger: slog.New(slog.DiscardHandler), MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Poll: 10 * time.Millisecond,

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/feedhook"
 	"github.com/clerksync/clerksync/forward"
+	"github.com/clerksync/clerksync/internal/sqlitetest"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/storetest"
 	"github.com/clerksync/clerksync/svixsig"
@@ -32,16 +32,6 @@ import (
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 var quiet = feedhook.WithLogger(slog.New(slog.DiscardHandler))
-
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // history records users created, updated and some deleted, and an organization with
 // a membership, and returns the feed.
@@ -117,7 +107,7 @@ func svixChecked(t *testing.T, h http.Handler) http.Handler {
 // first attempt failed (500) is sent again and handled.
 func TestHandlerReceivesTheForwardedFeed(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := sqlitetest.Open(t)
 	entries := history(t, s)
 	rec := newRecorder()
 	rec.fail[entries[1].ID] = true

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,21 +18,12 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/forward"
+	"github.com/clerksync/clerksync/internal/sqlitetest"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/storetest"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	s, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // history applies users users, each created and updated versions times, and returns
 // the feed's entries.
@@ -73,6 +63,16 @@ func newReceiver(t *testing.T, fail func(clerksync.FeedEntry, int) bool) *receiv
 		t.Fatal(err)
 	}
 	return &receiver{t: t, wh: wh, fail: fail, got: map[string]int{}, inFlight: map[string]int{}}
+}
+
+// serveReceiver starts a receiver (newReceiver) behind an HTTP server of its own,
+// closed when t ends.
+func serveReceiver(t *testing.T, fail func(clerksync.FeedEntry, int) bool) (*receiver, *httptest.Server) {
+	t.Helper()
+	r := newReceiver(t, fail)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return r, srv
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -207,12 +207,10 @@ func position(t *testing.T, s forward.Store, url string) int64 {
 // gets every entry, each object's in order, and never two of an object at once.
 func TestForwardInOrderDespiteFailures(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := sqlitetest.Open(t)
 	entries := history(t, s, 20, 5)
 	var n atomic.Int64
-	r := newReceiver(t, func(clerksync.FeedEntry, int) bool { return n.Add(1)%3 == 0 })
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	r, srv := serveReceiver(t, func(clerksync.FeedEntry, int) bool { return n.Add(1)%3 == 0 })
 	start(t, s, srv.URL)
 	last := entries[len(entries)-1].Seq
 	waitFor(t, "the position to reach the last entry", func() bool { return position(t, s, srv.URL) == last })
@@ -223,7 +221,7 @@ func TestForwardInOrderDespiteFailures(t *testing.T) {
 // answers, gets everything, and its position is kept meanwhile.
 func TestForwardOutageThenRecovery(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := sqlitetest.Open(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -268,11 +266,9 @@ func TestForwardOutageThenRecovery(t *testing.T) {
 // again.
 func TestForwardResumes(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := sqlitetest.Open(t)
 	entries := history(t, s, 10, 4)
-	r := newReceiver(t, nil)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	r, srv := serveReceiver(t, nil)
 	f := start(t, s, srv.URL, func(c *forward.Config) { c.Concurrency = 1 })
 	waitFor(t, "some deliveries", func() bool { return r.ackedCount() >= 10 })
 	f.Stop()
@@ -301,14 +297,12 @@ func TestForwardResumes(t *testing.T) {
 // moves past the others.
 func TestForwardTypes(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := sqlitetest.Open(t)
 	org := storetest.NewOrganization("org_t", 1_750_000_000_000, 1_750_000_000_000)
 	storetest.MustApply(t, s, storetest.Upsert("msg_u", storetest.NewProfile("user_t", 1_750_000_000_000)),
 		storetest.Event("msg_m", "organizationMembership.created", storetest.NewMembership("orgmem_t", org, "user_t", "org:member", 1_750_000_000_000, 1_750_000_000_000)))
 	entries := storetest.AllChanges(t, s, 0)
-	r := newReceiver(t, nil)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	r, srv := serveReceiver(t, nil)
 	start(t, s, srv.URL, func(c *forward.Config) { c.Endpoints[0].Types = []string{"membership.*"} })
 	waitFor(t, "the position to pass every entry", func() bool { return position(t, s, srv.URL) == entries[len(entries)-1].Seq })
 	r.mu.Lock()
@@ -322,11 +316,9 @@ func TestForwardTypes(t *testing.T) {
 // holds the lease and forwards; when it stops, the other takes over and finishes.
 func TestForwardOneHolder(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := sqlitetest.Open(t)
 	entries := history(t, s, 8, 3)
-	r := newReceiver(t, nil)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
+	r, srv := serveReceiver(t, nil)
 	a := start(t, s, srv.URL, func(c *forward.Config) { c.Holder = "replica-a"; c.Concurrency = 1 })
 	waitFor(t, "replica a to take the lease", func() bool { return a.Status()[0].Holding })
 	b := start(t, s, srv.URL, func(c *forward.Config) { c.Holder = "replica-b" })
@@ -343,7 +335,7 @@ func TestForwardOneHolder(t *testing.T) {
 
 func TestNewRefusesBadConfig(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
+	s := sqlitetest.Open(t)
 	for _, tt := range []struct {
 		name string
 		cfg  forward.Config

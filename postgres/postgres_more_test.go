@@ -16,6 +16,7 @@ import (
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkdecode"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/internal/tcpproxy"
 	"github.com/clerksync/clerksync/migrations"
 	"github.com/clerksync/clerksync/postgres"
@@ -30,12 +31,12 @@ const updatedAt = 1716883500000
 func TestConcurrentMigrators(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := mustAdmin(t)
+	pool := pgtest.Admin(t)
 	schema := newSchema(t)
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgx.ParseConfig(testURL())
+	cfg, err := pgx.ParseConfig(pgtest.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +90,12 @@ func TestSchema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	schema := newSchema(t)
-	MustOpenSchema(t, schema)
-	s := MustOpenSchema(t, schema)
+	pgtest.Open(t, schema)
+	s := pgtest.Open(t, schema)
 	if got := s.Schema(); got != schema {
 		t.Fatalf("Schema() = %q, want %q", got, schema)
 	}
-	rows, err := mustAdmin(t).Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", schema)
+	rows, err := pgtest.Admin(t).Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,13 +117,13 @@ func TestSchema(t *testing.T) {
 func TestRowLevelSecurity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := mustAdmin(t)
+	pool := pgtest.Admin(t)
 	mustAuthJWT(t)
 	schema := newSchema(t)
 
-	s := MustOpenSchema(t, schema, postgres.WithRowLevelSecurity())
+	s := pgtest.Open(t, schema, postgres.WithRowLevelSecurity())
 	// Opening again (another replica) keeps one policy.
-	MustOpenSchema(t, schema, postgres.WithRowLevelSecurity())
+	pgtest.Open(t, schema, postgres.WithRowLevelSecurity())
 	// user_a is in org_1 and org_2 (and was in org_4 until removed), user_b in org_1
 	// only, user_c in org_3 only.
 	org1, org2 := storetest.NewOrganization("org_1", updatedAt, updatedAt), storetest.NewOrganization("org_2", updatedAt, updatedAt)
@@ -245,7 +246,7 @@ func TestRowLevelSecurity(t *testing.T) {
 func mustAuthJWT(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	pool := mustAdmin(t)
+	pool := pgtest.Admin(t)
 	var exists, schemaExists bool
 	err := pool.QueryRow(ctx, "SELECT to_regprocedure('auth.jwt()') IS NOT NULL, to_regnamespace('auth') IS NOT NULL").Scan(&exists, &schemaExists)
 	if err != nil {
@@ -255,7 +256,7 @@ func mustAuthJWT(t *testing.T) {
 		return
 	}
 
-	_, err = postgres.Open(ctx, testURL(), postgres.WithSchema(newSchema(t)), postgres.WithRowLevelSecurity())
+	_, err = postgres.Open(ctx, pgtest.URL(), postgres.WithSchema(newSchema(t)), postgres.WithRowLevelSecurity())
 	if got, want := clerksync.ErrorCode(err), clerksync.ECONFIG; got != want {
 		t.Fatalf("Open with row level security and no auth.jwt(): %v, code %q; want %q", err, got, want)
 	}
@@ -332,8 +333,8 @@ func TestOpenBadURL(t *testing.T) {
 func TestUnavailable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	mustAdmin(t)
-	p, via := tcpproxy.ForURL(t, testURL())
+	pgtest.Admin(t)
+	p, via := tcpproxy.ForURL(t, pgtest.URL())
 	schema := newSchema(t)
 
 	s, err := postgres.Open(ctx, via, postgres.WithSchema(schema))
@@ -355,7 +356,7 @@ func TestUnavailable(t *testing.T) {
 		t.Errorf("Profile with the database cut off: %v, want code %q", err, clerksync.EUNAVAILABLE)
 	}
 
-	direct := MustOpenSchema(t, schema)
+	direct := pgtest.Open(t, schema)
 	storetest.MustProfile(t, direct, "user_1")
 	if _, err := direct.Event(ctx, "msg_2"); clerksync.ErrorCode(err) != clerksync.ENOTFOUND {
 		t.Errorf("event of the failed batch: %v, want not found", err)
@@ -364,7 +365,7 @@ func TestUnavailable(t *testing.T) {
 
 func TestClosed(t *testing.T) {
 	t.Parallel()
-	s, err := postgres.Open(context.Background(), testURL(), postgres.WithSchema(newSchema(t)))
+	s, err := postgres.Open(context.Background(), pgtest.URL(), postgres.WithSchema(newSchema(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestProfileRowsStayInline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	schema := newSchema(t)
-	s := MustOpenSchema(t, schema)
+	s := pgtest.Open(t, schema)
 
 	const users, versions = 20, 3
 	for v := range versions {
@@ -414,7 +415,7 @@ func TestProfileRowsStayInline(t *testing.T) {
 	}
 
 	var minRaw, toastBytes int64
-	err := mustAdmin(t).QueryRow(ctx, `
+	err := pgtest.Admin(t).QueryRow(ctx, `
 		SELECT (SELECT min(octet_length(raw::text)) FROM `+schema+`.profiles),
 		       pg_relation_size(reltoastrelid)
 		FROM pg_class WHERE oid = $1::regclass`, schema+".profiles").Scan(&minRaw, &toastBytes)

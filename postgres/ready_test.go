@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/postgres"
 )
 
@@ -18,7 +19,7 @@ import (
 // Ping, a read, still succeeds.
 func TestReady_ReadOnly(t *testing.T) {
 	t.Parallel()
-	admin := mustAdmin(t)
+	admin := pgtest.Admin(t)
 	ctx := context.Background()
 	rw := MustOpen(t)
 	if err := rw.Ready(ctx); err != nil {
@@ -39,7 +40,7 @@ func TestReady_ReadOnly(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+ident) })
 	schema := newSchema(t)
-	_ = MustOpenSchema(t, schema) // created and migrated by a writer
+	_ = pgtest.Open(t, schema) // created and migrated by a writer
 	for _, q := range []string{
 		"GRANT USAGE ON SCHEMA " + pgx.Identifier{schema}.Sanitize() + " TO " + ident,
 		"GRANT SELECT ON ALL TABLES IN SCHEMA " + pgx.Identifier{schema}.Sanitize() + " TO " + ident,
@@ -48,7 +49,7 @@ func TestReady_ReadOnly(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	u, err := url.Parse(testURL())
+	u, err := url.Parse(pgtest.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

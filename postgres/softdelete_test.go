@@ -9,13 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/postgres"
 	"github.com/clerksync/clerksync/storetest"
 )
 
 func TestSoftDelete(t *testing.T) {
 	t.Parallel()
-	mustAdmin(t)
+	pgtest.Admin(t)
 	storetest.RunSoftDelete(t, func(t *testing.T, now func() time.Time) clerksync.Store {
 		return MustOpen(t, postgres.WithNow(now), postgres.WithDeletePolicy(clerksync.DeleteSoft))
 	}, rawRow)
@@ -27,7 +28,7 @@ func rawRow(t *testing.T, s clerksync.Store, key clerksync.ObjectKey) (bool, map
 	t.Helper()
 	tbl := key.Kind.Table()
 	name := pgx.Identifier{s.(*postgres.Store).Schema(), tbl.Name}.Sanitize()
-	rows, err := mustAdmin(t).Query(context.Background(), `SELECT * FROM `+name+` WHERE `+tbl.Key()+` = $1`, key.ID)
+	rows, err := pgtest.Admin(t).Query(context.Background(), `SELECT * FROM `+name+` WHERE `+tbl.Key()+` = $1`, key.ID)
 	if err != nil {
 		t.Fatalf("read %s: %v", key, err)
 	}

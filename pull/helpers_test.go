@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/clerksync/clerksync/clerkdecode"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/engine"
+	"github.com/clerksync/clerksync/internal/sqlitetest"
 	"github.com/clerksync/clerksync/pull"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/storetest"
@@ -78,12 +78,7 @@ func newHarness(t *testing.T, opts ...func(*harnessConfig)) *harness {
 
 	if cfg.open == nil {
 		cfg.open = func(t *testing.T, now func() time.Time) pullStore {
-			store, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"), sqlite.WithNow(now))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { store.Close() })
-			return store
+			return sqlitetest.Open(t, sqlite.WithNow(now))
 		}
 	}
 	store := cfg.open(t, h.Clock.Now)

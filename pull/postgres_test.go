@@ -2,69 +2,25 @@ package pull_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/postgres"
 	"github.com/clerksync/clerksync/pull"
 )
-
-// postgresURL is the test database: TEST_DATABASE_URL, as for the postgres package.
-func postgresURL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
 
 // withPostgres makes the harness store a PostgreSQL store in a schema of its own,
 // dropped when the test ends. It skips the test when PostgreSQL does not answer,
 // unless CLERKSYNC_REQUIRE_POSTGRES=1 makes that a failure.
 func withPostgres(t *testing.T) func(*harnessConfig) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	admin, err := pgxpool.New(ctx, postgresURL())
-	if err == nil {
-		err = admin.Ping(ctx)
-	}
-	if err != nil {
-		if admin != nil {
-			admin.Close()
-		}
-		msg := "PostgreSQL is not reachable at TEST_DATABASE_URL (" + postgresURL() + "): " + err.Error()
-		if os.Getenv("CLERKSYNC_REQUIRE_POSTGRES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING POSTGRESQL TEST: " + msg)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "clerksync_pull_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
+	schema := pgtest.SchemaName(t, "clerksync_pull")
 	return func(c *harnessConfig) {
 		c.open = func(t *testing.T, now func() time.Time) pullStore {
-			s, err := postgres.Open(context.Background(), postgresURL(), postgres.WithSchema(schema), postgres.WithNow(now))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
+			return pgtest.Open(t, schema, postgres.WithNow(now))
 		}
 	}
 }

@@ -119,35 +119,26 @@ func randomProfile(rng *rand.Rand, id string, created, updated int64) *clerksync
 	return p
 }
 
-// Converge is the property test of the design's convergence rule: a random history
-// delivered out of order, with redeliveries, in random batches, by several goroutines
-// applying at once (each through stores[i%len(stores)], which all share one database),
-// ends in the state of applying the history in order. It checks the profiles' Clerk
-// columns, the tombstones, the redaction of deleted users' payloads, and that the
-// event log holds exactly one entry per svix-id and every svix-id had exactly one
-// delivery that was not a duplicate.
-func Converge(t *testing.T, stores []clerksync.Store, seed uint64) {
+// deliverShuffled delivers changes as Svix may: out of order, one time in five a
+// second time (a redelivery of the same svix-id), in random batches of at most
+// maxBatch, by 4 goroutines applying at once, each through stores[i%len(stores)]. It
+// returns the deliveries, how many batches they went in, and for each svix-id how many
+// of its deliveries were applied or stale (not duplicates); it fails t when Apply
+// fails or gives another outcome.
+func deliverShuffled(t *testing.T, rng *rand.Rand, stores []clerksync.Store, changes []clerksync.Change, maxBatch int) ([]clerksync.Change, int, map[string]int) {
 	t.Helper()
 	ctx := context.Background()
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	h := NewHistory(rng, 50)
-
-	deliveries := make([]clerksync.Change, 0, len(h.Changes)*5/4)
-	deliveries = append(deliveries, h.Changes...)
-	for _, c := range h.Changes {
+	deliveries := make([]clerksync.Change, 0, len(changes)*5/4)
+	deliveries = append(deliveries, changes...)
+	for _, c := range changes {
 		if rng.IntN(5) == 0 { // a redelivery of the same svix-id
 			deliveries = append(deliveries, c)
 		}
 	}
 	rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
-	delivered := make(map[string]int, len(h.Changes))
-	for _, c := range deliveries {
-		delivered[c.EventID]++
-	}
-
 	var batches [][]clerksync.Change
 	for rest := deliveries; len(rest) > 0; {
-		n := 1 + rng.IntN(min(len(rest), 1+rng.IntN(40)))
+		n := 1 + rng.IntN(min(len(rest), 1+rng.IntN(maxBatch)))
 		batches = append(batches, rest[:n])
 		rest = rest[n:]
 	}
@@ -177,7 +168,7 @@ func Converge(t *testing.T, stores []clerksync.Store, seed uint64) {
 							firsts[batch[i].EventID]++
 						case clerksync.OutcomeDuplicate:
 						default:
-							failures = append(failures, fmt.Sprintf("%s: unexpected result %+v", batch[i].EventID, r))
+							failures = append(failures, fmt.Sprintf("%s (%s %s): unexpected result %+v", batch[i].EventID, batch[i].EventType, batch[i].ID, r))
 						}
 					}
 				}
@@ -196,8 +187,29 @@ func Converge(t *testing.T, stores []clerksync.Store, seed uint64) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	return deliveries, len(batches), firsts
+}
+
+// Converge is the property test of the design's convergence rule: a random history
+// delivered out of order, with redeliveries, in random batches, by several goroutines
+// applying at once (each through stores[i%len(stores)], which all share one database),
+// ends in the state of applying the history in order. It checks the profiles' Clerk
+// columns, the tombstones, the redaction of deleted users' payloads, and that the
+// event log holds exactly one entry per svix-id and every svix-id had exactly one
+// delivery that was not a duplicate.
+func Converge(t *testing.T, stores []clerksync.Store, seed uint64) {
+	t.Helper()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	h := NewHistory(rng, 50)
+
+	deliveries, batches, firsts := deliverShuffled(t, rng, stores, h.Changes, 40)
+	delivered := make(map[string]int, len(h.Changes))
+	for _, c := range deliveries {
+		delivered[c.EventID]++
+	}
 	t.Logf("%d changes, %d deliveries in %d batches, %d users (%d deleted)",
-		len(h.Changes), len(deliveries), len(batches), len(h.Live)+len(h.Deleted), len(h.Deleted))
+		len(h.Changes), len(deliveries), batches, len(h.Live)+len(h.Deleted), len(h.Deleted))
 
 	s := stores[0]
 	for _, c := range h.Changes {
@@ -280,17 +292,23 @@ func Converge(t *testing.T, stores []clerksync.Store, seed uint64) {
 
 // testConverge runs Converge on fresh stores with several seeds.
 func testConverge(t *testing.T, open Opener) {
+	eachSeed(t, 4, func(t *testing.T, now func() time.Time, seed uint64) {
+		Converge(t, []clerksync.Store{open(t, now)}, seed)
+	})
+}
+
+// eachSeed runs f in n parallel subtests (one with -short), each with a seed of its
+// own, from Seed on, and a clock of its own that moves a millisecond at each reading.
+func eachSeed(t *testing.T, n int, f func(t *testing.T, now func() time.Time, seed uint64)) {
 	seed := Seed(t)
-	iterations := 4
 	if testing.Short() {
-		iterations = 1
+		n = 1
 	}
-	for i := range iterations {
+	for i := range n {
 		t.Run(fmt.Sprintf("Iteration%d", i), func(t *testing.T) {
 			t.Parallel()
 			clock := NewClock(Epoch)
-			s := open(t, func() time.Time { return clock.Advance(time.Millisecond) })
-			Converge(t, []clerksync.Store{s}, seed+uint64(i))
+			f(t, func() time.Time { return clock.Advance(time.Millisecond) }, seed+uint64(i))
 		})
 	}
 }

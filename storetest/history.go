@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -187,43 +186,37 @@ func (g *historyGen) step() {
 			}
 		}
 	case 13: // a role is made, changed, or deleted; keys come back
-		k := fmt.Sprintf("org:role%d", g.rng.IntN(3))
-		switch r := g.roles[k]; {
-		case r == nil:
-			t := g.tick()
-			r := NewRole(g.id("role"), k, t, t)
-			g.roles[k] = r
-			g.emit(Event("", "role.created", r))
-		case g.chance(2):
-			delete(g.roles, k)
-			g.emit(DeleteEvent("", "role.deleted", r.ObjectKey(), g.tick()))
-		default:
-			r2 := NewRole(r.RoleID, k, r.CreatedAt, g.tick())
-			g.roles[k] = r2
-			g.emit(Event("", "role.updated", r2))
-		}
+		churnKeyed(g, g.roles, "role", "role", fmt.Sprintf("org:role%d", g.rng.IntN(3)), NewRole)
 	case 14: // a permission likewise
-		k := fmt.Sprintf("org:perm%d", g.rng.IntN(3))
-		switch p := g.perms[k]; {
-		case p == nil:
-			t := g.tick()
-			p := NewPermission(g.id("perm"), k, t, t)
-			g.perms[k] = p
-			g.emit(Event("", "permission.created", p))
-		case g.chance(2):
-			delete(g.perms, k)
-			g.emit(DeleteEvent("", "permission.deleted", p.ObjectKey(), g.tick()))
-		default:
-			p2 := NewPermission(p.PermissionID, k, p.CreatedAt, g.tick())
-			g.perms[k] = p2
-			g.emit(Event("", "permission.updated", p2))
-		}
+		churnKeyed(g, g.perms, "permission", "perm", fmt.Sprintf("org:perm%d", g.rng.IntN(3)), NewPermission)
 	case 15: // a session of a user, carrying the user as Clerk's session events do
 		if id, ok := pick(g.rng, g.users, lessString); ok {
 			c := Upsert("", g.users[id])
 			c.EventType = "session.created"
 			g.emit(c)
 		}
+	}
+}
+
+// churnKeyed makes the object of kind ("role", "permission") under key k of live, with
+// an id of idPrefix, when there is none, else deletes it or changes it: a key comes
+// back, under a new id, after a delete.
+func churnKeyed[T clerksync.Object](g *historyGen, live map[string]T, kind, idPrefix, k string, build func(id, key string, createdAt, updatedAt int64) T) {
+	o, ok := live[k]
+	switch {
+	case !ok:
+		t := g.tick()
+		o = build(g.id(idPrefix), k, t, t)
+		live[k] = o
+		g.emit(Event("", kind+".created", o))
+	case g.chance(2):
+		delete(live, k)
+		g.emit(DeleteEvent("", kind+".deleted", o.ObjectKey(), g.tick()))
+	default:
+		createdAt, _ := o.Versions()
+		o = build(o.ObjectKey().ID, k, createdAt, g.tick())
+		live[k] = o
+		g.emit(Event("", kind+".updated", o))
 	}
 }
 
@@ -244,66 +237,13 @@ func ConvergeOrgs(t *testing.T, stores []clerksync.Store, inOrder clerksync.Stor
 		MustApply(t, inOrder, c)
 	}
 
-	deliveries := append([]clerksync.Change(nil), h.Changes...)
-	for _, c := range h.Changes {
-		if rng.IntN(5) == 0 {
-			deliveries = append(deliveries, c)
-		}
-	}
-	rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
-	var batches [][]clerksync.Change
-	for rest := deliveries; len(rest) > 0; {
-		n := 1 + rng.IntN(min(len(rest), 1+rng.IntN(30)))
-		batches = append(batches, rest[:n])
-		rest = rest[n:]
-	}
-	work := make(chan []clerksync.Change)
-	var (
-		mu       sync.Mutex
-		firsts   = make(map[string]int)
-		failures []string
-		wg       sync.WaitGroup
-	)
-	for w := range 4 {
-		s := stores[w%len(stores)]
-		wg.Go(func() {
-			for batch := range work {
-				res, err := s.Apply(ctx, batch)
-				mu.Lock()
-				if err != nil {
-					failures = append(failures, fmt.Sprintf("Apply: %v", err))
-				} else {
-					for i, r := range res {
-						switch r.Outcome {
-						case clerksync.OutcomeApplied, clerksync.OutcomeStale:
-							firsts[batch[i].EventID]++
-						case clerksync.OutcomeDuplicate:
-						default:
-							failures = append(failures, fmt.Sprintf("%s (%s %s): unexpected result %+v", batch[i].EventID, batch[i].EventType, batch[i].ID, r))
-						}
-					}
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, b := range batches {
-		work <- b
-	}
-	close(work)
-	wg.Wait()
-	for _, f := range failures {
-		t.Error(f)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	deliveries, batches, firsts := deliverShuffled(t, rng, stores, h.Changes, 30)
 	for _, c := range h.Changes {
 		if got := firsts[c.EventID]; got != 1 {
 			t.Errorf("%s: %d deliveries were not duplicates, want exactly 1", c.EventID, got)
 		}
 	}
-	t.Logf("%d changes, %d deliveries in %d batches, %d objects", len(h.Changes), len(deliveries), len(batches), len(h.Keys))
+	t.Logf("%d changes, %d deliveries in %d batches, %d objects", len(h.Changes), len(deliveries), batches, len(h.Keys))
 
 	got, want := stores[0], inOrder
 	SameState(t, got, want, h.Keys)
@@ -441,17 +381,7 @@ func allObjects(t testing.TB, s clerksync.Store, k clerksync.Kind) map[string]cl
 
 // testConvergeOrgs runs ConvergeOrgs on fresh stores with several seeds.
 func testConvergeOrgs(t *testing.T, open Opener) {
-	seed := Seed(t)
-	iterations := 3
-	if testing.Short() {
-		iterations = 1
-	}
-	for i := range iterations {
-		t.Run(fmt.Sprintf("Iteration%d", i), func(t *testing.T) {
-			t.Parallel()
-			clock := NewClock(Epoch)
-			now := func() time.Time { return clock.Advance(time.Millisecond) }
-			ConvergeOrgs(t, []clerksync.Store{open(t, now)}, open(t, now), seed+uint64(i))
-		})
-	}
+	eachSeed(t, 3, func(t *testing.T, now func() time.Time, seed uint64) {
+		ConvergeOrgs(t, []clerksync.Store{open(t, now)}, open(t, now), seed)
+	})
 }

@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/internal/broadcast"
+	"github.com/clerksync/clerksync/internal/sqlitetest"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/storetest"
 	"github.com/clerksync/clerksync/web"
@@ -22,11 +22,7 @@ const apiToken = "test-token-7f3a"
 
 func changesServer(t *testing.T, cfg *web.ChangesConfig) (*httptest.Server, *sqlite.Store) {
 	t.Helper()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := sqlitetest.Open(t)
 	srv := &web.Server{Store: store, Logger: slog.New(slog.DiscardHandler), Changes: cfg}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

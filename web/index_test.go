@@ -5,22 +5,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/clerksync/clerksync/internal/sqlitetest"
 	"github.com/clerksync/clerksync/metrics"
-	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/web"
 )
 
 func TestIndex(t *testing.T) {
 	t.Parallel()
-	store, err := sqlite.Open(filepath.Join(t.TempDir(), "clerksync.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := sqlitetest.Open(t)
 	srv := &web.Server{Store: store, Version: "v1.2.3", Metrics: metrics.New()}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -11,9 +11,7 @@ import (
 // only when it was made for this server's own origin (or names none).
 func TestProfileAPI_OwnOriginOnlyWithoutAuthorizedParties(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{noParties: true})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{noParties: true})
 	for _, tt := range []struct {
 		name   string
 		azp    string
@@ -45,9 +43,7 @@ func TestProfileAPI_OwnOriginOnlyWithoutAuthorizedParties(t *testing.T) {
 func TestProfileAPI_OwnOriginIsThePublicURL(t *testing.T) {
 	t.Parallel()
 	const public = "https://clerksync.example.com"
-	e := MustRunProfileServer(t, profileOptions{noParties: true, publicURL: public})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{noParties: true, publicURL: public})
 	if r := e.Do(t, request{method: "GET", path: "/api/profile", bearer: e.Token(t, u.ID, public)}); r.Status != http.StatusOK {
 		t.Fatalf("token for the public URL: %d %s", r.Status, r.Body)
 	}

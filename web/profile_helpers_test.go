@@ -267,3 +267,50 @@ func (e *profileEnv) Do(tb testing.TB, req request) reply {
 	}
 	return reply{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
 }
+
+// forgedPost is a form post that a page's form must refuse.
+type forgedPost struct {
+	name   string
+	form   url.Values
+	origin string
+}
+
+// PostForged posts each forged form to path with the session cookie token, in a
+// subtest of its own: without the page's form token csrf, with a wrong one, from
+// another site, and the more given; refused checks each answer.
+func (e *profileEnv) PostForged(t *testing.T, path, token, csrf string, more []forgedPost, refused func(t *testing.T, r reply)) {
+	t.Helper()
+	forged := append([]forgedPost{
+		{"NoToken", url.Values{}, ""},
+		{"WrongToken", url.Values{"csrf_token": {"AAAA"}}, ""},
+		{"ForeignOrigin", url.Values{"csrf_token": {csrf}}, "https://evil.example"},
+	}, more...)
+	for _, tt := range forged {
+		t.Run(tt.name, func(t *testing.T) {
+			refused(t, e.Do(t, request{method: http.MethodPost, path: path, cookie: token, form: tt.form, origin: tt.origin}))
+		})
+	}
+}
+
+// MustRunWithAda starts a profile server with opt whose store holds the user Ada
+// Lovelace, as her webhook would leave her.
+func MustRunWithAda(t *testing.T, opt profileOptions) (*profileEnv, *clerkfake.User) {
+	t.Helper()
+	e := MustRunProfileServer(t, opt)
+	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
+	e.MustStore(t, u)
+	return e, u
+}
+
+// MustRunOrgsServer starts a profile server whose store holds Ada and Bob, members of
+// the organizations of seedOrganizations.
+func MustRunOrgsServer(t *testing.T) (e *profileEnv, ada, bob *clerkfake.User) {
+	t.Helper()
+	e = MustRunProfileServer(t, profileOptions{})
+	ada = e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
+	bob = e.MustCreateUser(t, "Bob", "Babbage", "bob@example.com")
+	e.MustStore(t, ada)
+	e.MustStore(t, bob)
+	seedOrganizations(t, e, ada.ID, bob.ID)
+	return e, ada, bob
+}

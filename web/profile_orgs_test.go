@@ -119,12 +119,7 @@ func seedOrganizations(t *testing.T, e *profileEnv, ada, bob string) (acme, beta
 
 func TestProfileAPI_Organizations(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	ada := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	bob := e.MustCreateUser(t, "Bob", "Babbage", "bob@example.com")
-	e.MustStore(t, ada)
-	e.MustStore(t, bob)
-	seedOrganizations(t, e, ada.ID, bob.ID)
+	e, ada, bob := MustRunOrgsServer(t)
 
 	acme := map[string]any{
 		"org_id": "org_2acme", "name": "Acme Corp", "slug": "acme", "image_url": "https://img.clerk.com/2acme",
@@ -284,12 +279,7 @@ func TestProfileAPI_SyncShowsOrganizations(t *testing.T) {
 
 func TestProfilePage_Organizations(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	ada := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	bob := e.MustCreateUser(t, "Bob", "Babbage", "bob@example.com")
-	e.MustStore(t, ada)
-	e.MustStore(t, bob)
-	seedOrganizations(t, e, ada.ID, bob.ID)
+	e, ada, _ := MustRunOrgsServer(t)
 
 	r := e.Do(t, request{method: http.MethodGet, path: "/profile", cookie: e.OrgToken(t, ada.ID, "org_2beta")})
 	if r.Status != http.StatusOK {

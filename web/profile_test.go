@@ -20,9 +20,7 @@ const getUserRoute = "GET /v1/users/{user_id}"
 
 func TestProfileAPI_Unauthorized(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	expired := e.Token(t, u.ID, "")
 	e.Clock.Advance(2 * time.Minute)
 	pending, err := e.Issuer.Mint(session.Token{Subject: u.ID, SessionStatus: "pending"})
@@ -122,9 +120,7 @@ func TestProfileAPI_NotConfigured(t *testing.T) {
 
 func TestProfileAPI_GetProfile(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	e.Fake.ResetCounters()
 
 	r := e.Do(t, request{method: "GET", path: "/api/profile", cookie: e.Token(t, u.ID, "")})
@@ -239,9 +235,7 @@ func decodeSync(tb testing.TB, r reply) syncReply {
 
 func TestProfileAPI_SyncDiff(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 
 	// A change in Clerk whose webhook never arrived.
 	e.Clock.Advance(time.Minute)
@@ -291,9 +285,7 @@ func TestProfileAPI_SyncDiff(t *testing.T) {
 
 func TestProfileAPI_CSRF(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 
 	for _, tt := range []struct {
 		name   string
@@ -380,9 +372,7 @@ func TestProfileAPI_Preflight(t *testing.T) {
 
 func TestProfileAPI_ClerkDown(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	before := e.Profile(t, u.ID)
 	if _, err := e.Fake.UpdateUser(u.ID, func(u *clerkfake.User) { u.LastName = ptr("King") }); err != nil {
 		t.Fatal(err)
@@ -442,9 +432,7 @@ func TestProfileAPI_ClerkDown(t *testing.T) {
 
 func TestProfileAPI_ClerkSlow(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{syncTimeout: 50 * time.Millisecond})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{syncTimeout: 50 * time.Millisecond})
 	e.Fake.SetLatency(time.Minute)
 	r := e.Do(t, request{method: http.MethodPost, path: "/api/profile/sync", bearer: e.Token(t, u.ID, "")})
 	if r.Status != http.StatusGatewayTimeout || r.JSON(t)["code"] != "clerk_timeout" {
@@ -457,9 +445,7 @@ func TestProfileAPI_ClerkSlow(t *testing.T) {
 
 func TestProfileAPI_RateLimit(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	v := e.MustCreateUser(t, "Grace", "Hopper", "grace@example.com")
 	e.MustStore(t, v)
 	e.Fake.ResetCounters()
@@ -496,9 +482,7 @@ func TestProfileAPI_RateLimit(t *testing.T) {
 
 func TestProfileAPI_MaxAge(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	e.Fake.ResetCounters()
 	visit := func() syncReply {
 		r := e.Do(t, request{method: http.MethodPost, path: "/api/profile/sync?max_age=900", bearer: e.Token(t, u.ID, "")})
@@ -529,9 +513,7 @@ func TestProfileAPI_MaxAge(t *testing.T) {
 
 func TestProfileAPI_UserGone(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	token := e.Token(t, u.ID, "")
 	// Deleted in Clerk; the user.deleted webhook was missed.
 	if err := e.Fake.DeleteUser(u.ID); err != nil {
@@ -587,9 +569,7 @@ var scriptTag = regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`)
 
 func TestProfilePage_Headers(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	signedIn := e.Do(t, request{method: http.MethodGet, path: "/profile", cookie: e.Token(t, u.ID, "")})
 	signedOut := e.Do(t, request{method: http.MethodGet, path: "/profile"})
 	for name, r := range map[string]reply{"SignedIn": signedIn, "SignedOut": signedOut} {
@@ -676,9 +656,7 @@ var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 func TestProfilePage_FormWithoutJavaScript(t *testing.T) {
 	t.Parallel()
-	e := MustRunProfileServer(t, profileOptions{})
-	u := e.MustCreateUser(t, "Ada", "Lovelace", "ada@example.com")
-	e.MustStore(t, u)
+	e, u := MustRunWithAda(t, profileOptions{})
 	token := e.Token(t, u.ID, "")
 	page := e.Do(t, request{method: http.MethodGet, path: "/profile", cookie: token})
 	m := csrfField.FindStringSubmatch(page.Body)
@@ -698,23 +676,11 @@ func TestProfilePage_FormWithoutJavaScript(t *testing.T) {
 	other := e.MustCreateUser(t, "Eve", "Mallory", "eve@example.com")
 	otherPage := e.Do(t, request{method: http.MethodGet, path: "/profile", cookie: e.Token(t, other.ID, "")})
 	otherCSRF := csrfField.FindStringSubmatch(otherPage.Body)[1]
-	for _, tt := range []struct {
-		name   string
-		form   url.Values
-		origin string
-	}{
-		{"NoToken", url.Values{}, ""},
-		{"WrongToken", url.Values{"csrf_token": {"AAAA"}}, ""},
-		{"OtherSessionsToken", url.Values{"csrf_token": {otherCSRF}}, ""},
-		{"ForeignOrigin", url.Values{"csrf_token": {csrf}}, "https://evil.example"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			r := e.Do(t, request{method: http.MethodPost, path: "/profile/sync", cookie: token, form: tt.form, origin: tt.origin})
-			if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "refused") {
-				t.Fatalf("status = %d, want 403:\n%s", r.Status, r.Body)
-			}
-		})
-	}
+	e.PostForged(t, "/profile/sync", token, csrf, []forgedPost{{"OtherSessionsToken", url.Values{"csrf_token": {otherCSRF}}, ""}}, func(t *testing.T, r reply) {
+		if r.Status != http.StatusForbidden || !strings.Contains(r.Body, "refused") {
+			t.Fatalf("status = %d, want 403:\n%s", r.Status, r.Body)
+		}
+	})
 	if p := e.Profile(t, u.ID); p.FirstName != "Ada" {
 		t.Fatalf("a refused form synced: %+v", p)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/storetest"
 )
 
@@ -37,9 +38,9 @@ func newSQLiteFeed(t *testing.T) *feedDB {
 // newPostgresFeed returns a schema of its own on the test database.
 func newPostgresFeed(t *testing.T) *feedDB {
 	t.Helper()
-	schema := newPGSchema(t, mustPostgres(t))
-	return &feedDB{store: mustOpenPG(t, schema), env: map[string]string{
-		"DATABASE_URL": pgTestURL(), "DATABASE_SCHEMA": schema, "LOG_LEVEL": "warn"}}
+	schema := pgtest.SchemaName(t, "clerksync_test")
+	return &feedDB{store: pgtest.Open(t, schema), env: map[string]string{
+		"DATABASE_URL": pgtest.URL(), "DATABASE_SCHEMA": schema, "LOG_LEVEL": "warn"}}
 }
 
 // feedStores runs f on each store.

@@ -4,21 +4,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/serveproc"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/svixsig"
 )
@@ -44,6 +44,35 @@ func freePort(tb testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// launchServe starts bin serve listening on addr with env, its output added to logs,
+// and returns at once (serveproc.Launch), so that a test can kill it and start it
+// again where its senders keep sending. It fails tb when the process cannot start.
+func launchServe(tb testing.TB, bin, addr string, logs io.Writer, env map[string]string) *serveproc.Proc {
+	tb.Helper()
+	p, err := serveproc.Launch(bin, addr, env, logs)
+	if err != nil {
+		tb.Fatalf("start server: %v", err)
+	}
+	return p
+}
+
+// postSigned posts body to url, signed as svix-id id with key at this moment as Svix
+// signs each attempt, reads the answer and returns its status: 0 when there is none.
+func postSigned(client *http.Client, url string, key []byte, id string, body []byte) int {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	svixsig.SetHeaders(req.Header, key, id, time.Now(), body)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
 }
 
 // crashEvent is one webhook of the crash test's history.
@@ -103,26 +132,14 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/clerk", port)
-	logPath := filepath.Join(dir, "serve.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(os.Environ(),
-			"CLERK_WEBHOOK_SECRET="+testSecret,
-			"DATABASE_URL=sqlite:"+filepath.Join(dir, "crash.db"),
-			fmt.Sprintf("PORT=127.0.0.1:%d", port),
-			"LOG_LEVEL=warn")
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start server: %v", err)
-		}
-		return cmd
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	url := "http://" + addr + "/api/webhooks/clerk"
+	var logs syncBuffer
+	start := func() *serveproc.Proc {
+		return launchServe(t, bin, addr, &logs, map[string]string{
+			"DATABASE_URL": "sqlite:" + filepath.Join(dir, "crash.db"),
+			"LOG_LEVEL":    "warn",
+		})
 	}
 
 	// Senders deliver every event until it is answered 2xx, retrying on errors and
@@ -142,16 +159,10 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 			defer senders.Done()
 			for ev := range queue {
 				for attempt := 0; ; attempt++ {
-					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(ev.body))
-					svixsig.SetHeaders(req.Header, key, ev.id, time.Now(), ev.body)
-					resp, err := client.Do(req)
-					if err == nil {
-						resp.Body.Close()
-						if resp.StatusCode/100 == 2 {
-							acked.Store(ev.id, true)
-							nAcked.Add(1)
-							break
-						}
+					if postSigned(client, url, key, ev.id, ev.body)/100 == 2 {
+						acked.Store(ev.id, true)
+						nAcked.Add(1)
+						break
 					}
 					retries.Add(1)
 					time.Sleep(time.Duration(5+attempt*5) * time.Millisecond)
@@ -172,8 +183,7 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 			for nAcked.Load() < k*step {
 				time.Sleep(time.Millisecond)
 			}
-			_ = srv.Process.Signal(syscall.SIGKILL)
-			_ = srv.Wait()
+			srv.Kill()
 			kills++
 			srv = start()
 		}
@@ -184,10 +194,8 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 	close(queue)
 	senders.Wait()
 	<-killerDone
-	_ = srv.Process.Signal(syscall.SIGTERM)
-	if err := srv.Wait(); err != nil {
-		log, _ := os.ReadFile(logPath)
-		t.Fatalf("server did not stop cleanly on SIGTERM: %v\n%s", err, log)
+	if err := srv.Terminate(); err != nil {
+		t.Fatalf("server did not stop cleanly on SIGTERM: %v\n%s", err, logs.String())
 	}
 	t.Logf("%d events, %d kills, %d retried attempts", len(events), kills, retries.Load())
 	if kills != 5 {
@@ -254,16 +262,10 @@ func TestServe_SIGTERMFinishesInFlight(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/clerk", port)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	url := "http://" + addr + "/api/webhooks/clerk"
 	var logs syncBuffer
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "CLERK_WEBHOOK_SECRET="+testSecret,
-		"DATABASE_URL=sqlite:"+filepath.Join(dir, "term.db"), fmt.Sprintf("PORT=127.0.0.1:%d", port))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv := launchServe(t, bin, addr, &logs, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "term.db")})
 
 	key, _ := svixsig.DecodeSecret(testSecret)
 	var (
@@ -281,15 +283,12 @@ func TestServe_SIGTERMFinishesInFlight(t *testing.T) {
 				id := fmt.Sprintf("msg_term_%d_%d", w, i)
 				usr := clerkfake.NewUser(clerkfake.UserParams{Seed: uint64(w*100000 + i + 1), ID: fmt.Sprintf("user_2term%04d%06d", w, i), Rich: true})
 				body := clerkfake.WebhookEvent("user.created", usr, time.Now())
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				svixsig.SetHeaders(req.Header, key, id, time.Now(), body)
-				resp, err := client.Do(req)
-				if err != nil {
+				code := postSigned(client, url, key, id, body)
+				if code == 0 {
 					time.Sleep(2 * time.Millisecond) // not up yet, or shutting down
 					continue
 				}
-				resp.Body.Close()
-				if resp.StatusCode/100 == 2 {
+				if code/100 == 2 {
 					acked.Store(id, true)
 					nAcked.Add(1)
 				}
@@ -299,10 +298,7 @@ func TestServe_SIGTERMFinishesInFlight(t *testing.T) {
 	for nAcked.Load() < 200 {
 		time.Sleep(time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
+	err := srv.Terminate()
 	stop.Store(true)
 	wg.Wait()
 	if err != nil {

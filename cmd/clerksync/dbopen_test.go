@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clerksync/clerksync/internal/pgtest"
 )
 
 func TestCommands_CreateNoSQLiteDatabase(t *testing.T) {
@@ -61,8 +63,8 @@ func TestPostgresConnectError_SaysEachCauseOnce(t *testing.T) {
 
 func TestPostgresConnectError_ServerRefusal(t *testing.T) {
 	t.Parallel()
-	mustPostgres(t)
-	u, err := url.Parse(pgTestURL())
+	pgtest.Admin(t)
+	u, err := url.Parse(pgtest.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

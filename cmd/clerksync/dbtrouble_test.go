@@ -11,6 +11,7 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/internal/tcpproxy"
 	"github.com/clerksync/clerksync/postgres"
 )
@@ -19,14 +20,14 @@ import (
 // proxy the test controls. The store it returns reads the schema directly.
 func troubleServer(t *testing.T) (*testServer, *tcpproxy.Proxy, *postgres.Store) {
 	t.Helper()
-	admin := mustPostgres(t)
-	p, via := tcpproxy.ForURL(t, pgTestURL())
-	schema := newPGSchema(t, admin)
+	pgtest.Admin(t) // skips t when PostgreSQL does not answer
+	p, via := tcpproxy.ForURL(t, pgtest.URL())
+	schema := pgtest.SchemaName(t, "clerksync_test")
 	s := MustRunServe(t, map[string]string{
 		"DATABASE_URL":    via,
 		"DATABASE_SCHEMA": schema,
 	})
-	return s, p, mustOpenPG(t, schema)
+	return s, p, pgtest.Open(t, schema)
 }
 
 // wantProfiles fails t unless every user of events has Ada's profile in db, or, with

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/clerksync/clerksync/internal/pgtest"
 )
 
 // TestServe_ListeningLineHidesDatabasePassword starts serve on PostgreSQL with a
@@ -11,14 +13,13 @@ import (
 // ignores): the "clerksync listening" line names the database without it.
 func TestServe_ListeningLineHidesDatabasePassword(t *testing.T) {
 	t.Parallel()
-	admin := mustPostgres(t)
-	schema := newPGSchema(t, admin)
+	schema := pgtest.SchemaName(t, "clerksync_test")
 	sep := "?"
-	if strings.Contains(pgTestURL(), "?") {
+	if strings.Contains(pgtest.URL(), "?") {
 		sep = "&"
 	}
 	s := MustRunServe(t, map[string]string{
-		"DATABASE_URL":    pgTestURL() + sep + "password=hunter2-in-query",
+		"DATABASE_URL":    pgtest.URL() + sep + "password=hunter2-in-query",
 		"DATABASE_SCHEMA": schema,
 		// Leave this process's collector as it is (serve tunes it on PostgreSQL).
 		"GOGC": "100", "GOMEMLIMIT": "off",

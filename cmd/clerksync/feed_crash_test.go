@@ -3,13 +3,11 @@ package main
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clerksync/clerksync/internal/serveproc"
 	"github.com/clerksync/clerksync/sqlite"
 )
 
@@ -27,19 +25,16 @@ func TestForward_KillDuringForwarding(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "forward.db")
-	port := freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	base := "http://" + addr
 	logs := &syncBuffer{}
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(os.Environ(),
-			"CLERK_WEBHOOK_SECRET="+testSecret, "DATABASE_URL=sqlite:"+dbPath, fmt.Sprintf("PORT=127.0.0.1:%d", port),
-			"CLERKSYNC_FORWARD_URL="+app.URL(), "CLERKSYNC_FORWARD_SECRET="+testSecret, "LOG_LEVEL=warn")
-		cmd.Stdout, cmd.Stderr = logs, logs
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start serve: %v", err)
-		}
-		return cmd
+	start := func() *serveproc.Proc {
+		return launchServe(t, bin, addr, logs, map[string]string{
+			"DATABASE_URL":             "sqlite:" + dbPath,
+			"CLERKSYNC_FORWARD_URL":    app.URL(),
+			"CLERKSYNC_FORWARD_SECRET": testSecret,
+			"LOG_LEVEL":                "warn",
+		})
 	}
 	// send delivers each event until serve answers 200, as Svix retries.
 	send := func(events []event) {
@@ -56,12 +51,9 @@ func TestForward_KillDuringForwarding(t *testing.T) {
 			}
 		}
 	}
-	kill := func(cmd *exec.Cmd, atLeast int) *exec.Cmd {
+	kill := func(srv *serveproc.Proc, atLeast int) *serveproc.Proc {
 		waitFor(t, "some acknowledgements", func() bool { n, _ := app.counts(); return n >= atLeast })
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
+		srv.Kill()
 		return start()
 	}
 
@@ -81,10 +73,7 @@ func TestForward_KillDuringForwarding(t *testing.T) {
 	}
 	defer store.Close()
 	all := app.waitAll(t, store, 2*time.Minute)
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Wait(); err != nil {
+	if err := srv.Terminate(); err != nil {
 		t.Errorf("serve did not stop cleanly: %v\n%s", err, logs)
 	}
 	app.check(t, all)

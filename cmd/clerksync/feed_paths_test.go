@@ -11,6 +11,7 @@ import (
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/storetest"
 )
 
@@ -26,7 +27,7 @@ func TestFeed_EveryPathMatchesTheTables(t *testing.T) {
 			return map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "clerksync.db")}
 		},
 		"PostgreSQL": func(t *testing.T) map[string]string {
-			return map[string]string{"DATABASE_URL": pgTestURL(), "DATABASE_SCHEMA": newPGSchema(t, mustPostgres(t))}
+			return map[string]string{"DATABASE_URL": pgtest.URL(), "DATABASE_SCHEMA": pgtest.SchemaName(t, "clerksync_test")}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -1,26 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkfake"
 	"github.com/clerksync/clerksync/internal/lazyfs"
+	"github.com/clerksync/clerksync/internal/serveproc"
 	"github.com/clerksync/clerksync/sqlite"
 	"github.com/clerksync/clerksync/svixsig"
 )
@@ -76,27 +73,14 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
 	bin := buildBinary(t)
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/webhooks/clerk", port)
-	logPath := filepath.Join(t.TempDir(), "serve.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	serverLog := func() string { b, _ := os.ReadFile(logPath); return string(b) }
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(os.Environ(),
-			"CLERK_WEBHOOK_SECRET="+testSecret,
-			"DATABASE_URL=sqlite:"+filepath.Join(mnt, "clerksync.db"),
-			fmt.Sprintf("PORT=127.0.0.1:%d", port),
-			"LOG_LEVEL=warn")
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start server: %v", err)
-		}
-		return cmd
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	url := "http://" + addr + "/api/webhooks/clerk"
+	var logs syncBuffer
+	start := func() *serveproc.Proc {
+		return launchServe(t, bin, addr, &logs, map[string]string{
+			"DATABASE_URL": "sqlite:" + filepath.Join(mnt, "clerksync.db"),
+			"LOG_LEVEL":    "warn",
+		})
 	}
 
 	// power is even while the server runs on a live mount and odd from a cut to the
@@ -117,12 +101,11 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 	queue := make(chan powerCutEvent)
 	// On failure, stop the senders and the server before the mount is unmounted.
 	stop := make(chan struct{})
-	var srv *exec.Cmd
+	var srv *serveproc.Proc
 	defer func() {
 		close(stop)
-		if srv != nil && srv.ProcessState == nil {
-			_ = srv.Process.Kill()
-			_ = srv.Wait()
+		if srv != nil && srv.Running() {
+			srv.Kill()
 		}
 	}()
 	var senders sync.WaitGroup
@@ -133,22 +116,15 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 			for ev := range queue {
 				for attempt := 0; ; attempt++ {
 					before := power.Load()
-					req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(ev.body))
-					svixsig.SetHeaders(req.Header, key, ev.id, time.Now(), ev.body)
-					resp, err := client.Do(req)
-					if err == nil {
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode/100 == 2 {
-							if after := power.Load(); after == before && after%2 == 0 {
-								ackedMu.Lock()
-								acked[ev.id] = ev
-								ackedMu.Unlock()
-								nAcked.Add(1)
-								break
-							}
-							late.Add(1)
+					if postSigned(client, url, key, ev.id, ev.body)/100 == 2 {
+						if after := power.Load(); after == before && after%2 == 0 {
+							ackedMu.Lock()
+							acked[ev.id] = ev
+							ackedMu.Unlock()
+							nAcked.Add(1)
+							break
 						}
+						late.Add(1)
 					}
 					select {
 					case <-stop:
@@ -238,7 +214,7 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 			deadline := time.Now().Add(60 * time.Second)
 			for nAcked.Load() < target {
 				if time.Now().After(deadline) {
-					t.Fatalf("round %d: %d deliveries acknowledged in 60 s, waiting for %d\n%s", round, nAcked.Load(), target, serverLog())
+					t.Fatalf("round %d: %d deliveries acknowledged in 60 s, waiting for %d\n%s", round, nAcked.Load(), target, logs.String())
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -247,13 +223,12 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 			select {
 			case <-sent:
 			case <-time.After(60 * time.Second):
-				t.Fatalf("the history was not acknowledged within 60 s (%d of %d)\n%s", nAcked.Load(), len(events), serverLog())
+				t.Fatalf("the history was not acknowledged within 60 s (%d of %d)\n%s", nAcked.Load(), len(events), logs.String())
 			}
 		}
 		power.Add(1)
 		disk.Cut()
-		_ = srv.Process.Signal(syscall.SIGKILL)
-		_ = srv.Wait()
+		srv.Kill()
 		if err := disk.Unmount(); err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clerksync/clerksync"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/storetest"
 )
 
@@ -24,17 +25,14 @@ func TestReplicas_FeedReaderMissesNothing(t *testing.T) {
 		t.Skip("builds the binary and runs three servers; skipped with -short")
 	}
 	t.Parallel()
-	admin := mustPostgres(t)
+	pgtest.Admin(t) // skips t when PostgreSQL does not answer
 	events, _ := userHistory(newRand(t), "feedreader", 40)
 	events = append(events, orgEvents("feedreader", 8)...)
 	rng := newRand(t)
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
-	bin := buildBinary(t)
-	schema := newPGSchema(t, admin)
-	replicas := startReplicas(t, bin, 3,
-		"CLERK_WEBHOOK_SECRET="+testSecret, "DATABASE_URL="+pgTestURL(), "DATABASE_SCHEMA="+schema)
-	store := mustOpenPG(t, schema)
+	replicas, schema := startPGReplicas(t, 3)
+	store := pgtest.Open(t, schema)
 
 	// The reader: pages of a few entries, as fast as it can, until told to stop and
 	// the feed holds nothing more.

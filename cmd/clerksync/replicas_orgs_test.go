@@ -5,11 +5,11 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkdecode"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/storetest"
 )
 
@@ -26,14 +26,14 @@ func TestReplicas_ConvergeOrganizationsOnPostgres(t *testing.T) {
 		t.Skip("builds the binary and runs three servers; skipped with -short")
 	}
 	t.Parallel()
-	admin := mustPostgres(t)
+	pgtest.Admin(t) // skips t when PostgreSQL does not answer
 	seed := storetest.Seed(t)
 	rng := mrand.New(mrand.NewPCG(seed, 0x0a6))
 	h := storetest.NewOrgHistory(rng, 300)
 
 	// In Clerk's order, one delivery at a time, through the same decoder, in a schema
 	// of its own.
-	inOrder := mustOpenPG(t, newPGSchema(t, admin))
+	inOrder := pgtest.Open(t, pgtest.SchemaName(t, "clerksync_test"))
 	for _, c := range h.Changes {
 		ch := clerkdecode.ChangeFromEvent(c.EventID, c.Body, clerkdecode.Options{})
 		if ch.Op == clerksync.OpDeadLetter {
@@ -42,63 +42,32 @@ func TestReplicas_ConvergeOrganizationsOnPostgres(t *testing.T) {
 		storetest.MustApply(t, inOrder, ch)
 	}
 
-	bin := buildBinary(t)
-	schema := newPGSchema(t, admin)
 	const n = 3
-	replicas := startReplicas(t, bin, n, "CLERK_WEBHOOK_SECRET="+testSecret, "DATABASE_URL="+pgTestURL(), "DATABASE_SCHEMA="+schema)
+	replicas, schema := startPGReplicas(t, n)
 
-	type shot struct {
-		c       clerksync.Change
-		targets []int
-	}
 	var shots []shot
 	for _, c := range h.Changes {
-		a := rng.IntN(n)
-		targets := []int{a}
-		if rng.IntN(4) == 0 {
-			targets = append(targets, (a+1+rng.IntN(n-1))%n)
-		}
-		shots = append(shots, shot{c, targets})
+		shots = append(shots, aimShot(rng, n, 4, c.EventID, c.EventType, c.Body))
 	}
 	rng.Shuffle(len(shots), func(i, j int) { shots[i], shots[j] = shots[j], shots[i] })
 
 	var (
-		mu       sync.Mutex
 		firsts   = make(map[string]int)
 		failures []string
-		wg       sync.WaitGroup
 	)
-	work := make(chan shot)
-	for range 12 {
-		wg.Go(func() {
-			for s := range work {
-				answers := make([]delivery, len(s.targets))
-				var both sync.WaitGroup
-				for i, r := range s.targets {
-					both.Go(func() { answers[i] = post(replicas[r].URL, s.c.EventID, s.c.Body) })
+	fireShots(replicas, shots, func(s shot, answers []delivery) {
+		for i, a := range answers {
+			switch {
+			case a.Err != nil || a.Status != http.StatusOK:
+				failures = append(failures, fmt.Sprintf("%s to %s: %d %v", s.id, replicas[s.targets[i]].name, a.Status, a.Err))
+			case a.Outcome != "duplicate":
+				firsts[s.id]++
+				if a.Outcome != "applied" && a.Outcome != "stale" {
+					failures = append(failures, fmt.Sprintf("%s (%s): %s", s.id, s.typ, a.Outcome))
 				}
-				both.Wait()
-				mu.Lock()
-				for i, a := range answers {
-					switch {
-					case a.Err != nil || a.Status != http.StatusOK:
-						failures = append(failures, fmt.Sprintf("%s to %s: %d %v", s.c.EventID, replicas[s.targets[i]].name, a.Status, a.Err))
-					case a.Outcome != "duplicate":
-						firsts[s.c.EventID]++
-						if a.Outcome != "applied" && a.Outcome != "stale" {
-							failures = append(failures, fmt.Sprintf("%s (%s): %s", s.c.EventID, s.c.EventType, a.Outcome))
-						}
-					}
-				}
-				mu.Unlock()
 			}
-		})
-	}
-	for _, s := range shots {
-		work <- s
-	}
-	close(work)
-	wg.Wait()
+		}
+	})
 	for _, f := range failures {
 		t.Error(f)
 	}
@@ -111,7 +80,7 @@ func TestReplicas_ConvergeOrganizationsOnPostgres(t *testing.T) {
 		}
 	}
 
-	got := mustOpenPG(t, schema)
+	got := pgtest.Open(t, schema)
 	storetest.SameState(t, got, inOrder, h.Keys)
 	storetest.CheckFeedMatchesTables(t, got, storetest.AllChanges(t, got, 0))
 	events, err := got.Events(context.Background(), clerksync.EventFilter{Limit: clerksync.MaxPage})

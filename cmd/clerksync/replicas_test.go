@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,82 +20,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/clerksync/clerksync"
 	"github.com/clerksync/clerksync/clerkdecode"
 	"github.com/clerksync/clerksync/clerkfake"
-	"github.com/clerksync/clerksync/postgres"
+	"github.com/clerksync/clerksync/internal/pgtest"
 	"github.com/clerksync/clerksync/storetest"
 	"github.com/clerksync/clerksync/svixsig"
 )
-
-// defaultTestDatabaseURL is the PostgreSQL database of the tests unless
-// TEST_DATABASE_URL names another (the same settings as package postgres's tests).
-const defaultTestDatabaseURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// pgTestURL returns the URL of the PostgreSQL test database.
-func pgTestURL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return defaultTestDatabaseURL
-}
-
-// mustPostgres returns a pool on the test database, closed when tb ends. When
-// PostgreSQL does not answer it skips tb, saying how to start it, unless
-// CLERKSYNC_REQUIRE_POSTGRES=1 asks for a failure instead.
-func mustPostgres(tb testing.TB) *pgxpool.Pool {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, pgTestURL())
-	if err == nil {
-		if err = pool.Ping(ctx); err != nil {
-			pool.Close()
-		}
-	}
-	if err != nil {
-		msg := "PostgreSQL is not reachable at TEST_DATABASE_URL (default " + defaultTestDatabaseURL + "): " + err.Error() +
-			"\n\tSTART IT to run these tests: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start" +
-			"\n\tor docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16" +
-			"\n\t(set CLERKSYNC_REQUIRE_POSTGRES=1 to make this a failure)"
-		if os.Getenv("CLERKSYNC_REQUIRE_POSTGRES") == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip("SKIPPING POSTGRESQL TEST: " + msg)
-	}
-	tb.Cleanup(pool.Close)
-	return pool
-}
-
-// newPGSchema returns the name of a schema of its own for tb, left for clerksync to
-// create, and dropped with everything in it when tb ends.
-func newPGSchema(tb testing.TB, admin *pgxpool.Pool) string {
-	tb.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "clerksync_test_" + hex.EncodeToString(b)
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
-// mustOpenPG opens a store on schema of the test database, closed when tb ends.
-func mustOpenPG(tb testing.TB, schema string) *postgres.Store {
-	tb.Helper()
-	s, err := postgres.Open(context.Background(), pgTestURL(), postgres.WithSchema(schema))
-	if err != nil {
-		tb.Fatalf("open schema %s: %v", schema, err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	return s
-}
 
 // replica is one `clerksync serve` process.
 type replica struct {
@@ -107,6 +37,17 @@ type replica struct {
 	logs   *syncBuffer   // everything it wrote to stderr
 	exited chan struct{} // closed when the process has exited
 	err    error         // the exit error, valid once exited is closed
+}
+
+// startPGReplicas builds clerksync and starts n replicas of serve (startReplicas) on a
+// new schema of the PostgreSQL test database, with env besides; it returns them and
+// the schema.
+func startPGReplicas(tb testing.TB, n int, env ...string) ([]*replica, string) {
+	tb.Helper()
+	bin := buildBinary(tb)
+	schema := pgtest.SchemaName(tb, "clerksync_test")
+	env = append([]string{"CLERK_WEBHOOK_SECRET=" + testSecret, "DATABASE_URL=" + pgtest.URL(), "DATABASE_SCHEMA=" + schema}, env...)
+	return startReplicas(tb, bin, n, env...), schema
 }
 
 // startReplicas starts n `clerksync serve` processes of bin at the same moment, each
@@ -245,6 +186,57 @@ func post(base, id string, body []byte) delivery {
 	return d
 }
 
+// shot is one webhook sent to one replica, or to two at the same moment.
+type shot struct {
+	id, typ string // svix-id and event type
+	body    []byte
+	targets []int // indexes of the replicas
+}
+
+// aimShot aims a webhook at one random replica of n and, one time in twoIn, at a
+// second one too, as Svix's retry of a delivery it believes lost may race the original.
+func aimShot(rng *mrand.Rand, n, twoIn int, id, typ string, body []byte) shot {
+	a := rng.IntN(n)
+	targets := []int{a}
+	if rng.IntN(twoIn) == 0 {
+		targets = append(targets, (a+1+rng.IntN(n-1))%n)
+	}
+	return shot{id: id, typ: typ, body: body, targets: targets}
+}
+
+// fireShots sends the shots from 12 workers, each to its replicas at the same moment,
+// and hands record the answers of each shot, one shot at a time.
+func fireShots(replicas []*replica, shots []shot, record func(s shot, answers []delivery)) {
+	var mu sync.Mutex
+	work := make(chan shot)
+	var workers sync.WaitGroup
+	for range 12 {
+		workers.Go(func() {
+			for s := range work {
+				answers := make([]delivery, len(s.targets))
+				go1 := make(chan struct{})
+				var wg sync.WaitGroup
+				for i, r := range s.targets {
+					wg.Go(func() {
+						<-go1
+						answers[i] = post(replicas[r].URL, s.id, s.body)
+					})
+				}
+				close(go1)
+				wg.Wait()
+				mu.Lock()
+				record(s, answers)
+				mu.Unlock()
+			}
+		})
+	}
+	for _, s := range shots {
+		work <- s
+	}
+	close(work)
+	workers.Wait()
+}
+
 // svixClient gives up on an answer after 15 s, as Svix does.
 var svixClient = &http.Client{Timeout: 15 * time.Second}
 
@@ -301,83 +293,45 @@ func TestReplicas_ConvergeOnPostgres(t *testing.T) {
 		t.Skip("builds the binary and runs three servers; skipped with -short")
 	}
 	t.Parallel()
-	admin := mustPostgres(t)
+	admin := pgtest.Admin(t)
 	seed := storetest.Seed(t)
 	rng := mrand.New(mrand.NewPCG(seed, 0x5eed))
 	events, want := userHistory(rng, "replica", 50)
 
-	bin := buildBinary(t)
-	schema := newPGSchema(t, admin)
 	const n = 3
-	replicas := startReplicas(t, bin, n,
-		"CLERK_WEBHOOK_SECRET="+testSecret,
-		"DATABASE_URL="+pgTestURL(),
-		"DATABASE_SCHEMA="+schema,
+	replicas, schema := startPGReplicas(t, n,
 		// Every body kept, so that the redaction of deleted users' bodies is checked too.
 		"CLERKSYNC_EVENT_BODIES=all")
 
 	// Each event goes to one random replica; about a third go to two replicas at the
 	// same moment, as Svix's retry of a delivery it believes lost may race the original.
-	type shot struct {
-		ev      event
-		targets []int
-	}
 	var shots []shot
 	deliveries := make(map[string]int) // svix-id → how many times it is sent
 	for _, ev := range events {
-		a := rng.IntN(n)
-		targets := []int{a}
-		if rng.IntN(3) == 0 {
-			targets = append(targets, (a+1+rng.IntN(n-1))%n)
-		}
-		shots = append(shots, shot{ev, targets})
-		deliveries[ev.id] = len(targets)
+		s := aimShot(rng, n, 3, ev.id, ev.typ, ev.body)
+		shots = append(shots, s)
+		deliveries[ev.id] = len(s.targets)
 	}
 	rng.Shuffle(len(shots), func(i, j int) { shots[i], shots[j] = shots[j], shots[i] })
 
 	var (
-		mu       sync.Mutex
 		firsts   = make(map[string][]string) // svix-id → outcomes of the answers that were not duplicates
 		failures []string
 		sent     int
 	)
-	work := make(chan shot)
-	var workers sync.WaitGroup
-	for range 12 {
-		workers.Go(func() {
-			for s := range work {
-				answers := make([]delivery, len(s.targets))
-				go1 := make(chan struct{})
-				var wg sync.WaitGroup
-				for i, r := range s.targets {
-					wg.Go(func() {
-						<-go1
-						answers[i] = post(replicas[r].URL, s.ev.id, s.ev.body)
-					})
-				}
-				close(go1)
-				wg.Wait()
-				mu.Lock()
-				for i, a := range answers {
-					sent++
-					switch {
-					case a.Err != nil:
-						failures = append(failures, fmt.Sprintf("%s to %s: %v", s.ev.id, replicas[s.targets[i]].name, a.Err))
-					case a.Status != http.StatusOK:
-						failures = append(failures, fmt.Sprintf("%s to %s: status %d", s.ev.id, replicas[s.targets[i]].name, a.Status))
-					case a.Outcome != "duplicate":
-						firsts[s.ev.id] = append(firsts[s.ev.id], a.Outcome)
-					}
-				}
-				mu.Unlock()
+	fireShots(replicas, shots, func(s shot, answers []delivery) {
+		for i, a := range answers {
+			sent++
+			switch {
+			case a.Err != nil:
+				failures = append(failures, fmt.Sprintf("%s to %s: %v", s.id, replicas[s.targets[i]].name, a.Err))
+			case a.Status != http.StatusOK:
+				failures = append(failures, fmt.Sprintf("%s to %s: status %d", s.id, replicas[s.targets[i]].name, a.Status))
+			case a.Outcome != "duplicate":
+				firsts[s.id] = append(firsts[s.id], a.Outcome)
 			}
-		})
-	}
-	for _, s := range shots {
-		work <- s
-	}
-	close(work)
-	workers.Wait()
+		}
+	})
 	for _, f := range failures {
 		t.Error(f)
 	}
@@ -405,11 +359,11 @@ func TestReplicas_ConvergeOnPostgres(t *testing.T) {
 
 	// The reference: the same history applied one event at a time, in Clerk's order.
 	ctx := context.Background()
-	ref := mustOpenPG(t, newPGSchema(t, admin))
+	ref := pgtest.Open(t, pgtest.SchemaName(t, "clerksync_test"))
 	for _, ev := range events {
 		storetest.MustApply(t, ref, clerkdecode.ChangeFromEvent(ev.id, ev.body, clerkdecode.Options{}))
 	}
-	got := mustOpenPG(t, schema)
+	got := pgtest.Open(t, schema)
 	ignoreSync := cmpopts.IgnoreFields(clerksync.Profile{}, "SyncedAt")
 	for userID, first := range want {
 		deleted, err := got.Deleted(ctx, clerksync.UserKey(userID))

@@ -19,7 +19,7 @@ import (
 // t when PostgreSQL does not answer, unless CLERKSYNC_REQUIRE_POSTGRES=1).
 func connect(t *testing.T, app string) *pgx.Conn {
 	t.Helper()
-	pgtest.Schema(t, "pgprocs") // skips t when PostgreSQL does not answer
+	pgtest.Admin(t) // skips t when PostgreSQL does not answer
 	cfg, err := pgx.ParseConfig(pgtest.URL())
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,7 @@ type Proc struct {
 	cmd  *exec.Cmd
 	logs syncbuf.Buffer
 	done chan struct{}
+	err  error // how the process exited, valid once done is closed
 }
 
 // Start starts bin serve on a free loopback port with the environment env (besides
@@ -56,17 +57,10 @@ func Start(bin string, env map[string]string, args ...string) (*Proc, error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &Proc{URL: "http://" + addr, Addr: addr, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
-	p.cmd.Env = append(os.Environ(), "CLERK_WEBHOOK_SECRET="+Secret, "PORT="+addr)
-	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	p, err := Launch(bin, addr, env, nil, args...)
+	if err != nil {
+		return nil, err
 	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.logs, &p.logs
-	if err := p.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start clerksync: %w", err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
@@ -82,6 +76,30 @@ func Start(bin string, env map[string]string, args ...string) (*Proc, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Launch starts bin serve listening on addr with the environment env (besides
+// CLERK_WEBHOOK_SECRET=Secret, PORT and this process's environment) and args, and
+// returns at once, without waiting for it to answer: a test that kills and starts a
+// server again and again on the same address uses it. The server's output goes to
+// out as well as to Logs when out is not nil.
+func Launch(bin, addr string, env map[string]string, out io.Writer, args ...string) (*Proc, error) {
+	p := &Proc{URL: "http://" + addr, Addr: addr, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, append([]string{"serve"}, args...)...)
+	p.cmd.Env = append(os.Environ(), "CLERK_WEBHOOK_SECRET="+Secret, "PORT="+addr)
+	for k, v := range env {
+		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+	}
+	var w io.Writer = &p.logs
+	if out != nil {
+		w = io.MultiWriter(&p.logs, out)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start clerksync: %w", err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	return p, nil
 }
 
 // PID returns the server's process id.
@@ -109,6 +127,22 @@ func (p *Proc) Stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// Terminate stops the server with SIGTERM, waits for it to exit and returns how it
+// exited: nil for a clean stop.
+func (p *Proc) Terminate() error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("signal clerksync: %w", err)
+	}
+	<-p.done
+	return p.err
+}
+
+// Kill kills the server with SIGKILL and waits for it to exit.
+func (p *Proc) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 // Memory returns a memory field of the server's /proc/PID/status (VmRSS, VmHWM) in
