@@ -147,16 +147,5 @@ func (s *Store) PruneChanges(ctx context.Context, before time.Time, upTo int64) 
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
-	total := 0
-	for {
-		tag, err := s.pool.Exec(ctx, sqlschema.PruneChangesSQL, upTo, before, pruneChunk)
-		if err != nil {
-			return total, classify("prune the changes feed", err)
-		}
-		n := int(tag.RowsAffected())
-		total += n
-		if n < pruneChunk {
-			return total, nil
-		}
-	}
+	return s.deleteChunks(ctx, "prune the changes feed", sqlschema.PruneChangesSQL, upTo, before, pruneChunk)
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
-// pruneChunk is how many rows PruneEvents deletes per statement.
+// pruneChunk is how many rows PruneEvents and PruneChanges delete per statement.
 const pruneChunk = 5000
 
 // Profile returns the profile of userID, or an error with code ENOTFOUND.
@@ -226,18 +226,19 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, includeDeadLe
 		q += ` AND outcome <> 'dead_letter'`
 	}
 	q += ` LIMIT $2)`
-	var total int
-	for {
-		tag, err := s.pool.Exec(ctx, q, before, pruneChunk)
+	return s.deleteChunks(ctx, "prune events", q, before, pruneChunk)
+}
+
+// deleteChunks runs q, a DELETE of up to pruneChunk rows, until it deletes fewer (see
+// sqlschema.DeleteInChunks); what names the work in errors.
+func (s *Store) deleteChunks(ctx context.Context, what, q string, args ...any) (int, error) {
+	return sqlschema.DeleteInChunks(pruneChunk, func() (int, error) {
+		tag, err := s.pool.Exec(ctx, q, args...)
 		if err != nil {
-			return total, classify("prune events", err)
+			return 0, classify(what, err)
 		}
-		n := int(tag.RowsAffected())
-		total += n
-		if n < pruneChunk {
-			return total, nil
-		}
-	}
+		return int(tag.RowsAffected()), nil
+	})
 }
 
 // scanEvent scans eventColumns, followed by body when withBody is set.

@@ -211,22 +211,5 @@ func (s *Store) PruneChanges(ctx context.Context, before time.Time, upTo int64) 
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
-	total := 0
-	for {
-		s.mu.Lock()
-		res, err := s.w.ExecContext(ctx, sqlschema.PruneChangesSQL, upTo, before.UnixMilli(), pruneChunk)
-		s.noteCommit()
-		s.mu.Unlock()
-		if err != nil {
-			return total, unavailable("prune the changes feed", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, unavailable("prune the changes feed", err)
-		}
-		total += int(n)
-		if n < pruneChunk {
-			return total, nil
-		}
-	}
+	return s.deleteChunks(ctx, "prune the changes feed", sqlschema.PruneChangesSQL, upTo, before.UnixMilli(), pruneChunk)
 }

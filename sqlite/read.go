@@ -11,7 +11,7 @@ import (
 	"github.com/clerksync/clerksync/internal/sqlschema"
 )
 
-// pruneChunk is how many rows PruneEvents deletes per statement.
+// pruneChunk is how many rows PruneEvents and PruneChanges delete per statement.
 const pruneChunk = 5000
 
 // Profile returns the profile of userID, or an error with code ENOTFOUND.
@@ -223,32 +223,26 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time, includeDeadLe
 		q += ` AND outcome <> 'dead_letter'`
 	}
 	q += ` LIMIT ?)`
-	var total int
-	for {
-		n, err := s.pruneChunk(ctx, q, before.UnixMilli())
-		if err != nil {
-			return total, err
-		}
-		total += n
-		if n < pruneChunk {
-			return total, nil
-		}
-	}
+	return s.deleteChunks(ctx, "prune events", q, before.UnixMilli(), pruneChunk)
 }
 
-func (s *Store) pruneChunk(ctx context.Context, q string, before int64) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	res, err := s.w.ExecContext(ctx, q, before, pruneChunk)
-	s.noteCommit()
-	if err != nil {
-		return 0, unavailable("prune events", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, unavailable("prune events", err)
-	}
-	return int(n), nil
+// deleteChunks runs q, a DELETE of up to pruneChunk rows, under the write lock until
+// it deletes fewer (see sqlschema.DeleteInChunks); what names the work in errors.
+func (s *Store) deleteChunks(ctx context.Context, what, q string, args ...any) (int, error) {
+	return sqlschema.DeleteInChunks(pruneChunk, func() (int, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		res, err := s.w.ExecContext(ctx, q, args...)
+		s.noteCommit()
+		if err != nil {
+			return 0, unavailable(what, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, unavailable(what, err)
+		}
+		return int(n), nil
+	})
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -52,3 +52,18 @@ func ScanPositions(rows Rows) (map[string]int64, error) {
 	}
 	return out, rows.Err()
 }
+
+// DeleteInChunks calls del, which deletes up to chunk rows in a transaction of its own
+// and says how many it deleted, until a call deletes fewer than chunk; it returns how
+// many rows went in all. Deleting in chunks keeps each transaction short, so that none
+// holds up the webhooks.
+func DeleteInChunks(chunk int, del func() (int, error)) (int, error) {
+	total := 0
+	for {
+		n, err := del()
+		total += n
+		if err != nil || n < chunk {
+			return total, err
+		}
+	}
+}

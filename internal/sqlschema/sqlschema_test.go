@@ -1,6 +1,7 @@
 package sqlschema_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -27,5 +28,31 @@ func TestNulls(t *testing.T) {
 	}
 	if sqlschema.Millis(0) != nil || sqlschema.Millis(5) != int64(5) {
 		t.Error("Millis must bind NULL for 0 and the value otherwise")
+	}
+}
+
+func TestDeleteInChunks(t *testing.T) {
+	left := 12
+	calls := 0
+	n, err := sqlschema.DeleteInChunks(5, func() (int, error) {
+		calls++
+		d := min(left, 5)
+		left -= d
+		return d, nil
+	})
+	if n != 12 || err != nil || calls != 3 {
+		t.Fatalf("DeleteInChunks = %d, %v after %d calls; want 12, nil after 3", n, err, calls)
+	}
+	boom := errors.New("boom")
+	calls = 0
+	n, err = sqlschema.DeleteInChunks(5, func() (int, error) {
+		calls++
+		if calls == 2 {
+			return 0, boom
+		}
+		return 5, nil
+	})
+	if n != 5 || !errors.Is(err, boom) || calls != 2 {
+		t.Fatalf("DeleteInChunks = %d, %v after %d calls; want 5, boom after 2", n, err, calls)
 	}
 }
