@@ -283,7 +283,7 @@ func (w *writer) queueObjects() {
 			for i, c := range t.Columns {
 				args = append(args, column(c, g, i))
 			}
-			raws := make([]pgtype.Text, len(g))
+			raws := make(textArray, len(g))
 			for j, o := range g {
 				raws[j] = jsonText(o.Raw)
 			}
@@ -304,19 +304,19 @@ func column(c clerksync.Column, g []*clerksync.ObjectWrite, i int) any {
 		}
 		return out
 	case clerksync.ColInt, clerksync.ColTime:
-		out := make([]pgtype.Int8, len(g))
+		out := make(int8Array, len(g))
 		for j, o := range g {
 			out[j].Int64, out[j].Valid = o.Row[i].(int64)
 		}
 		return out
 	case clerksync.ColJSON:
-		out := make([]pgtype.Text, len(g))
+		out := make(textArray, len(g))
 		for j, o := range g {
 			out[j] = jsonText(clerksync.RowJSON(o.Row[i]))
 		}
 		return out
 	}
-	out := make([]pgtype.Text, len(g))
+	out := make(textArray, len(g))
 	for j, o := range g {
 		out[j].String, out[j].Valid = o.Row[i].(string)
 	}
@@ -353,8 +353,8 @@ func (w *writer) queueTombstones() {
 		}
 	}
 	for _, g := range groups {
-		kinds, ids, sources, events, slots := make([]string, len(g)), make([]string, len(g)), make([]string, len(g)), make([]pgtype.Text, len(g)), make([]pgtype.Text, len(g))
-		created := make([]pgtype.Int8, len(g))
+		kinds, ids, sources, events, slots := make([]string, len(g)), make([]string, len(g)), make([]string, len(g)), make(textArray, len(g)), make(textArray, len(g))
+		created := make(int8Array, len(g))
 		for i, t := range g {
 			kinds[i], ids[i], sources[i] = t.Key.Kind.String(), t.Key.ID, string(t.Source)
 			events[i], slots[i], created[i] = text(t.EventID), text(t.Slot), millis(t.CreatedAt)
@@ -415,8 +415,8 @@ func (w *writer) queueEvents() {
 func (w *writer) queueEventGroup(g []clerksync.EventWrite, sql string, exact bool) {
 	n := len(g)
 	ids, types, outcomes, actions := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	kinds, objects, users, errs := make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n)
-	times := make([]pgtype.Int8, n)
+	kinds, objects, users, errs := make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
+	times := make(int8Array, n)
 	bodies := make([][]byte, n)
 	redacted := make([]bool, n)
 	for i, e := range g {
@@ -452,7 +452,7 @@ func (w *writer) queueFeed() {
 	}
 	n := len(f)
 	ids, types, objects, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	events, data, previous := make([]pgtype.Text, n), make([]pgtype.Text, n), make([]pgtype.Text, n)
+	events, data, previous := make(textArray, n), make(textArray, n), make(textArray, n)
 	occurred := make([]int64, n)
 	for i := range f {
 		e := &f[i]
