@@ -47,6 +47,31 @@ func TestArraysEncode(t *testing.T) {
 		}
 	}
 
+	strs := stringArray{"user_2abc", "", "ü"}
+	buf, err = m.Encode(pgtype.TextArrayOID, pgtype.BinaryFormatCode, strs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotStrs []string
+	if err := m.Scan(pgtype.TextArrayOID, pgtype.BinaryFormatCode, buf, &gotStrs); err != nil {
+		t.Fatal(err)
+	}
+	if len(gotStrs) != 3 || gotStrs[0] != strs[0] || gotStrs[1] != "" || gotStrs[2] != strs[2] {
+		t.Fatalf("decoded %q, want %q", gotStrs, strs)
+	}
+	nums := int64Array{1700000000000, 0, -1}
+	buf, err = m.Encode(pgtype.Int8ArrayOID, pgtype.BinaryFormatCode, nums, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotNums []int64
+	if err := m.Scan(pgtype.Int8ArrayOID, pgtype.BinaryFormatCode, buf, &gotNums); err != nil {
+		t.Fatal(err)
+	}
+	if len(gotNums) != 3 || gotNums[0] != nums[0] || gotNums[1] != 0 || gotNums[2] != -1 {
+		t.Fatalf("decoded %v, want %v", gotNums, nums)
+	}
+
 	big := make(textArray, 64)
 	for i := range big {
 		big[i] = pgtype.Text{String: "user_2abc", Valid: i%3 != 0}
@@ -67,4 +92,15 @@ func TestArraysEncode(t *testing.T) {
 		}
 	})
 	t.Logf("64 elements: textArray %v allocations, []pgtype.Text %v", allocs, boxed)
+	ids := make(stringArray, 64)
+	for i := range ids {
+		ids[i] = "user_2abc"
+	}
+	if n := testing.AllocsPerRun(50, func() {
+		if _, err := m.Encode(pgtype.TextArrayOID, pgtype.BinaryFormatCode, ids, out[:0]); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 8 {
+		t.Fatalf("encoding 64 strings allocates %v times; want a few per array, not one per element", n)
+	}
 }

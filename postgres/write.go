@@ -263,7 +263,7 @@ func (w *writer) queueObjects() {
 		first := g[0]
 		t := first.Key.Kind.Table()
 		tw := writes[first.Key.Kind]
-		ids := make([]string, len(g))
+		ids := make(stringArray, len(g))
 		for i, o := range g {
 			ids[i] = o.Key.ID
 		}
@@ -273,7 +273,7 @@ func (w *writer) queueObjects() {
 		case first.Row == nil:
 			w.queue(check{what: "delete from " + t.Name, want: len(g), change: blame(g)}, tw.hardDelete, ids)
 		case first.Placeholder:
-			sources := make([]string, len(g))
+			sources := make(stringArray, len(g))
 			for i, o := range g {
 				sources[i] = clerksync.RowText(o.Row[t.Col("sync_source")])
 			}
@@ -353,7 +353,7 @@ func (w *writer) queueTombstones() {
 		}
 	}
 	for _, g := range groups {
-		kinds, ids, sources, events, slots := make([]string, len(g)), make([]string, len(g)), make([]string, len(g)), make(textArray, len(g)), make(textArray, len(g))
+		kinds, ids, sources, events, slots := make(stringArray, len(g)), make(stringArray, len(g)), make(stringArray, len(g)), make(textArray, len(g)), make(textArray, len(g))
 		created := make(int8Array, len(g))
 		for i, t := range g {
 			kinds[i], ids[i], sources[i] = t.Key.Kind.String(), t.Key.ID, string(t.Source)
@@ -399,7 +399,7 @@ func (w *writer) queueEvents() {
 		}
 	}
 	if len(w.ws.Redeliveries) > 0 {
-		ids := make([]string, 0, len(w.ws.Redeliveries))
+		ids := make(stringArray, 0, len(w.ws.Redeliveries))
 		ns := make([]int32, 0, len(w.ws.Redeliveries))
 		for id, n := range w.ws.Redeliveries {
 			ids = append(ids, id)
@@ -414,7 +414,7 @@ func (w *writer) queueEvents() {
 
 func (w *writer) queueEventGroup(g []clerksync.EventWrite, sql string, exact bool) {
 	n := len(g)
-	ids, types, outcomes, actions := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, types, outcomes, actions := make(stringArray, n), make(stringArray, n), make(stringArray, n), make(stringArray, n)
 	kinds, objects, users, errs := make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
 	times := make(int8Array, n)
 	bodies := make([][]byte, n)
@@ -451,9 +451,9 @@ func (w *writer) queueFeed() {
 		return
 	}
 	n := len(f)
-	ids, types, objects, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, types, objects, sources := make(stringArray, n), make(stringArray, n), make(stringArray, n), make(stringArray, n)
 	events, data, previous := make(textArray, n), make(textArray, n), make(textArray, n)
-	occurred := make([]int64, n)
+	occurred := make(int64Array, n)
 	for i := range f {
 		e := &f[i]
 		ids[i], types[i], objects[i], sources[i] = e.ID, e.Type, e.ObjectID, string(e.Source)
