@@ -199,5 +199,5 @@ const beginStatements = 3
 func begin(pb *pgx.Batch, locks []int64) {
 	pb.Queue("BEGIN")
 	pb.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
-	pb.Queue("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", locks)
+	pb.Queue("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", int64Array(locks))
 }

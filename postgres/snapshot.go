@@ -93,7 +93,7 @@ func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, b *batch) (*clerks
 			}
 			snap.AddSeen(id)
 			return nil
-		}, sqlSeen, keys.EventIDs)
+		}, sqlSeen, stringArray(keys.EventIDs))
 	}
 	addRow := func(t *clerksync.Table) func(pgx.Rows) error {
 		return func(rows pgx.Rows) error {
@@ -126,7 +126,7 @@ func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, b *batch) (*clerks
 				}
 				snap.AddRow(k, row)
 				return nil
-			}, reads[k].byID, ids)
+			}, reads[k].byID, stringArray(ids))
 		}
 		if ids := keys.Tombstones[k]; len(ids) > 0 {
 			query(func(rows pgx.Rows) error {
@@ -136,13 +136,13 @@ func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, b *batch) (*clerks
 				}
 				snap.AddTombstone(clerksync.ObjectKey{Kind: k, ID: id}, "", 0)
 				return nil
-			}, sqlTombstoned, k.String(), ids)
+			}, sqlTombstoned, k.String(), stringArray(ids))
 		}
 		if slots := keys.Slots[k]; len(slots) > 0 {
 			cols := make([]any, len(t.Slot))
-			names := make([]string, len(slots))
+			names := make(stringArray, len(slots))
 			for i := range t.Slot {
-				col := make([]string, len(slots))
+				col := make(stringArray, len(slots))
 				for j, s := range slots {
 					col[j] = s[i]
 				}
@@ -178,7 +178,7 @@ func (s *Store) read(ctx context.Context, conn *pgxpool.Conn, b *batch) (*clerks
 		}
 		for _, t := range clerksync.Tables() {
 			if q := reads[t.Kind].byParent[parent]; q != "" {
-				query(addRow(t), q, ids)
+				query(addRow(t), q, stringArray(ids))
 			}
 		}
 	}
