@@ -285,7 +285,10 @@ func (c *stmtCache) close() error {
 // allStatements lists every statement a batch runs.
 func allStatements() []string {
 	out := []string{sqlDataVersion, sqlSeen, sqlTombstoned, sqlSlotTombstones,
-		sqlInsertEvent, sqlReplay, sqlRedeliveries, sqlRedact, sqlInsertTombstone, sqlInsertFeed, sqlPlaceholderOrg}
+		sqlInsertEvent, sqlReplay, sqlRedeliveries, sqlRedact, sqlInsertTombstone, sqlPlaceholderOrg}
+	for _, n := range feedChunks {
+		out = append(out, sqlInsertFeed[n])
+	}
 	for _, t := range clerksync.Tables() {
 		r, w := reads[t.Kind], writes[t.Kind]
 		out = append(out, r.byID, w.insert, w.hardDelete, w.softDelete)

@@ -27,14 +27,27 @@ ON CONFLICT (svix_id) DO UPDATE SET
 	sqlInsertTombstone = `INSERT INTO clerksync_tombstones (kind, object_id, deleted_at, source, event_id, slot, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 
-	sqlInsertFeed = `INSERT INTO clerksync_changes (id, type, object_id, source, event_id, occurred_at, created_at, data, previous)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	sqlPlaceholderOrg = `INSERT INTO organizations (org_id, synced_at, sync_source) VALUES (?, ?, ?)
 ON CONFLICT (org_id) DO NOTHING`
 )
 
 var sqlReplay = sqlReplayEvent + sqlschema.EventReplaySet("clerksync_events")
+
+// feedChunks are the numbers of entries one statement records, largest first: a
+// batch's entries go in as few statements as these sizes allow (37 as 16, 16, 4 and
+// 1), since a statement's own cost is most of a small row's.
+var feedChunks = []int{64, 16, 4, 1}
+
+// sqlInsertFeed[n] records n entries of the changes feed.
+var sqlInsertFeed = func() map[int]string {
+	m := make(map[int]string, len(feedChunks))
+	for _, n := range feedChunks {
+		rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?),\n", n), ",\n")
+		m[n] = "INSERT INTO clerksync_changes (id, type, object_id, source, event_id, occurred_at, created_at, data, previous)\nVALUES " + rows
+	}
+	return m
+}()
 
 // tableWrites are the statements that write one table.
 type tableWrites struct {
@@ -140,24 +153,48 @@ func (t *txn) write(ws *clerksync.WriteSet, b *batch) (int, error) {
 			return -1, err
 		}
 	}
-	for i := range ws.Feed {
-		f := &ws.Feed[i]
-		res, err := t.exec(sqlInsertFeed, f.ID, f.Type, f.ObjectID, string(f.Source), text(f.EventID),
-			f.OccurredAt, now, jsonText(f.Data), jsonText(f.Previous))
-		if err != nil {
-			return -1, err
-		}
-		seq, err := res.LastInsertId()
-		if err != nil {
-			return -1, err
-		}
-		f.Seq = seq
-		if t.firstSeq == 0 {
-			t.firstSeq = seq
-		}
-		t.lastSeq = seq
+	if err := t.writeFeed(ws.Feed, now); err != nil {
+		return -1, err
 	}
 	return -1, nil
+}
+
+// writeFeed records the entries feed, in order, and sets their Seq: SQLite gives each
+// row of a statement the largest seq plus one, in the order of its VALUES.
+func (t *txn) writeFeed(feed []clerksync.FeedEntry, now int64) error {
+	args := make([]any, 0, 9*min(len(feed), feedChunks[0]))
+	for len(feed) > 0 {
+		n := feedChunks[len(feedChunks)-1]
+		for _, c := range feedChunks {
+			if c <= len(feed) {
+				n = c
+				break
+			}
+		}
+		args = args[:0]
+		for i := range feed[:n] {
+			f := &feed[i]
+			args = append(args, f.ID, f.Type, f.ObjectID, string(f.Source), text(f.EventID),
+				f.OccurredAt, now, jsonText(f.Data), jsonText(f.Previous))
+		}
+		res, err := t.exec(sqlInsertFeed[n], args...)
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for i := range feed[:n] {
+			feed[i].Seq = last - int64(n-1-i)
+		}
+		if t.firstSeq == 0 {
+			t.firstSeq = feed[0].Seq
+		}
+		t.lastSeq = last
+		feed = feed[n:]
+	}
+	return nil
 }
 
 // refusal returns change with err when the database refused the change's values, and
