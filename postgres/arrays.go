@@ -1,19 +1,31 @@
 package postgres
 
-import "github.com/jackc/pgx/v5/pgtype"
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgtype"
+)
 
 // The arrays the batch statements take (text[] and bigint[] for unnest). pgx encodes a
 // slice by boxing each element into an interface, by reflection for a type it has no
 // fast path for ([]pgtype.Text) and through its FlatArray for one it has ([]string):
-// an allocation per element, some fifty per delivery. These hand pgx each element as
-// a pointer-shaped reference instead, which an interface holds without allocating, and
-// which pgx encodes through the TextValuer and Int64Valuer interfaces.
+// an allocation per element, some fifty per delivery. An array instead hands pgx each
+// element as a ref, a pointer-shaped struct that an interface holds without
+// allocating, which pgx encodes through the TextValuer and Int64Valuer interfaces.
+type (
+	textArray   = array[pgtype.Text] // text[], NULL where Valid is false
+	stringArray = array[string]      // text[] without NULLs
+	int8Array   = array[pgtype.Int8] // bigint[], NULL where Valid is false
+	int64Array  = array[int64]       // bigint[] without NULLs
+)
 
-// textArray is a text[] whose elements may be NULL (Valid false).
-type textArray []pgtype.Text
+// array is a one-dimensional PostgreSQL array of string, pgtype.Text, int64 or
+// pgtype.Int8 values.
+type array[E any] []E
 
 // Dimensions implements pgtype.ArrayGetter.
-func (a textArray) Dimensions() []pgtype.ArrayDimension {
+func (a array[E]) Dimensions() []pgtype.ArrayDimension {
 	if a == nil {
 		return nil
 	}
@@ -21,83 +33,36 @@ func (a textArray) Dimensions() []pgtype.ArrayDimension {
 }
 
 // Index implements pgtype.ArrayGetter.
-func (a textArray) Index(i int) any { return textRef{&a[i]} }
+func (a array[E]) Index(i int) any { return ref[E]{&a[i]} }
 
 // IndexType implements pgtype.ArrayGetter.
-func (a textArray) IndexType() any { return textRef{} }
+func (a array[E]) IndexType() any { return ref[E]{} }
 
-// textRef is one element of a textArray.
-type textRef struct{ p *pgtype.Text }
+// ref is one element of an array.
+type ref[E any] struct{ p *E }
 
 // TextValue implements pgtype.TextValuer.
-func (r textRef) TextValue() (pgtype.Text, error) { return *r.p, nil }
-
-// int8Array is a bigint[] whose elements may be NULL (Valid false).
-type int8Array []pgtype.Int8
-
-// Dimensions implements pgtype.ArrayGetter.
-func (a int8Array) Dimensions() []pgtype.ArrayDimension {
-	if a == nil {
-		return nil
+func (r ref[E]) TextValue() (pgtype.Text, error) {
+	switch v := any(r.p).(type) {
+	case *string:
+		return pgtype.Text{String: *v, Valid: true}, nil
+	case *pgtype.Text:
+		return *v, nil
+	case *int64:
+		return pgtype.Text{String: strconv.FormatInt(*v, 10), Valid: true}, nil
+	case *pgtype.Int8:
+		return pgtype.Text{String: strconv.FormatInt(v.Int64, 10), Valid: v.Valid}, nil
 	}
-	return []pgtype.ArrayDimension{{Length: int32(len(a)), LowerBound: 1}}
+	return pgtype.Text{}, fmt.Errorf("an array of %T is not text", r.p)
 }
-
-// Index implements pgtype.ArrayGetter.
-func (a int8Array) Index(i int) any { return int8Ref{&a[i]} }
-
-// IndexType implements pgtype.ArrayGetter.
-func (a int8Array) IndexType() any { return int8Ref{} }
-
-// int8Ref is one element of an int8Array.
-type int8Ref struct{ p *pgtype.Int8 }
 
 // Int64Value implements pgtype.Int64Valuer.
-func (r int8Ref) Int64Value() (pgtype.Int8, error) { return *r.p, nil }
-
-// stringArray is a text[] without NULLs. pgx's own fast path for []string boxes each
-// element too.
-type stringArray []string
-
-// Dimensions implements pgtype.ArrayGetter.
-func (a stringArray) Dimensions() []pgtype.ArrayDimension {
-	if a == nil {
-		return nil
+func (r ref[E]) Int64Value() (pgtype.Int8, error) {
+	switch v := any(r.p).(type) {
+	case *int64:
+		return pgtype.Int8{Int64: *v, Valid: true}, nil
+	case *pgtype.Int8:
+		return *v, nil
 	}
-	return []pgtype.ArrayDimension{{Length: int32(len(a)), LowerBound: 1}}
+	return pgtype.Int8{}, fmt.Errorf("an array of %T is not of integers", r.p)
 }
-
-// Index implements pgtype.ArrayGetter.
-func (a stringArray) Index(i int) any { return stringRef{&a[i]} }
-
-// IndexType implements pgtype.ArrayGetter.
-func (a stringArray) IndexType() any { return stringRef{} }
-
-// stringRef is one element of a stringArray.
-type stringRef struct{ p *string }
-
-// TextValue implements pgtype.TextValuer.
-func (r stringRef) TextValue() (pgtype.Text, error) { return pgtype.Text{String: *r.p, Valid: true}, nil }
-
-// int64Array is a bigint[] without NULLs.
-type int64Array []int64
-
-// Dimensions implements pgtype.ArrayGetter.
-func (a int64Array) Dimensions() []pgtype.ArrayDimension {
-	if a == nil {
-		return nil
-	}
-	return []pgtype.ArrayDimension{{Length: int32(len(a)), LowerBound: 1}}
-}
-
-// Index implements pgtype.ArrayGetter.
-func (a int64Array) Index(i int) any { return int64Ref{&a[i]} }
-
-// IndexType implements pgtype.ArrayGetter.
-func (a int64Array) IndexType() any { return int64Ref{} }
-
-// int64Ref is one element of an int64Array.
-type int64Ref struct{ p *int64 }
-
-// Int64Value implements pgtype.Int64Valuer.
-func (r int64Ref) Int64Value() (pgtype.Int8, error) { return pgtype.Int8{Int64: *r.p, Valid: true}, nil }
