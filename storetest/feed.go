@@ -179,6 +179,38 @@ func testFeedCascade(t *testing.T, open Opener) {
 	}
 }
 
+// testFeedLargeBatch: one batch of many changes records one entry each, in the order
+// of the batch, with consecutive seqs, however a store splits the batch into
+// statements; and the next batch's entries follow.
+func testFeedLargeBatch(t *testing.T, open Opener) {
+	s := open(t, NewClock(Epoch).Now)
+	f := mustFeed(t, s)
+	for round, n := range []int{85, 37, 1} {
+		changes := make([]clerksync.Change, n)
+		for i := range changes {
+			id := fmt.Sprintf("user_big%d_%03d", round, i)
+			changes[i] = Upsert("msg_"+id, NewProfile(id, start))
+		}
+		last, err := f.LastSeq(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		MustApply(t, s, changes...)
+		got := AllChanges(t, f, last)
+		if len(got) != n {
+			t.Fatalf("round %d: %d entries after seq %d, want %d", round, len(got), last, n)
+		}
+		for i, e := range got {
+			if e.Seq != last+int64(i)+1 {
+				t.Fatalf("round %d: entry %d has seq %d, want %d", round, i, e.Seq, last+int64(i)+1)
+			}
+			if want := changes[i].ID; e.ObjectID != want || e.Type != "profile.created" {
+				t.Fatalf("round %d: entry %d is %s %s, want profile.created %s", round, i, e.Type, e.ObjectID, want)
+			}
+		}
+	}
+}
+
 func testFeedFilter(t *testing.T, open Opener) {
 	s := open(t, NewClock(Epoch).Now)
 	f := mustFeed(t, s)

@@ -83,6 +83,7 @@ func Run(t *testing.T, open Opener) {
 		{"FeedSources", testFeedSources},
 		{"FeedCascade", testFeedCascade},
 		{"FeedFilter", testFeedFilter},
+		{"FeedLargeBatch", testFeedLargeBatch},
 		{"ForwardPositions", testForwardPositions},
 		{"PruneChanges", testPruneChanges},
 		{"PruneChangesWhileWriting", testPruneChangesWhileWriting},
