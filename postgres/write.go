@@ -153,8 +153,8 @@ func (w *writer) queue(c check, sql string, args ...any) {
 // (see begin); the inserts from unnest, though, have one plan whatever the values and
 // the table sizes (rows come from the arrays, and ON CONFLICT finds its row through
 // the key's index), so planning them again for every batch is wasted: generic plans
-// for them took 5-9% off the server's CPU per delivery (paired runs). The statements that look rows
-// up by id (deletes, redeliveries, redaction) keep custom plans.
+// for them took 5-9% off the server's CPU per delivery (paired runs). The statements
+// that look rows up by id (deletes, redeliveries, redaction) keep custom plans.
 func (w *writer) planFor(sql string) {
 	generic := genericPlans[sql]
 	if generic == w.generic {
