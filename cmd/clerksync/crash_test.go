@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -56,6 +57,18 @@ func launchServe(tb testing.TB, bin, addr string, logs io.Writer, env map[string
 		tb.Fatalf("start server: %v", err)
 	}
 	return p
+}
+
+// restartableServe returns the base URL of a serve on the SQLite file db, with the
+// settings env besides, and the function that starts it, again after each kill, on the
+// same address; serve logs warnings and errors to logs.
+func restartableServe(t *testing.T, db string, logs io.Writer, env map[string]string) (string, func() *serveproc.Proc) {
+	t.Helper()
+	bin := buildBinary(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	all := map[string]string{"DATABASE_URL": "sqlite:" + db, "LOG_LEVEL": "warn"}
+	maps.Copy(all, env)
+	return "http://" + addr, func() *serveproc.Proc { return launchServe(t, bin, addr, logs, all) }
 }
 
 // postSigned posts body to url, signed as svix-id id with key at this moment as Svix
@@ -130,17 +143,10 @@ func TestCrash_KillDuringDeliveries(t *testing.T) {
 	}
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
-	bin := buildBinary(t)
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	url := "http://" + addr + "/api/webhooks/clerk"
 	var logs syncBuffer
-	start := func() *serveproc.Proc {
-		return launchServe(t, bin, addr, &logs, map[string]string{
-			"DATABASE_URL": "sqlite:" + filepath.Join(dir, "crash.db"),
-			"LOG_LEVEL":    "warn",
-		})
-	}
+	server, start := restartableServe(t, filepath.Join(dir, "crash.db"), &logs, nil)
+	url := server + "/api/webhooks/clerk"
 
 	// Senders deliver every event until it is answered 2xx, retrying on errors and
 	// 5xx as Svix does (re-signed with a fresh timestamp each attempt).

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -22,20 +21,13 @@ func TestForward_KillDuringForwarding(t *testing.T) {
 	t.Parallel()
 	app := newAppEndpoint(t)
 	app.delay = 3 * time.Millisecond
-	bin := buildBinary(t)
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "forward.db")
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	base := "http://" + addr
 	logs := &syncBuffer{}
-	start := func() *serveproc.Proc {
-		return launchServe(t, bin, addr, logs, map[string]string{
-			"DATABASE_URL":             "sqlite:" + dbPath,
-			"CLERKSYNC_FORWARD_URL":    app.URL(),
-			"CLERKSYNC_FORWARD_SECRET": testSecret,
-			"LOG_LEVEL":                "warn",
-		})
-	}
+	base, start := restartableServe(t, dbPath, logs, map[string]string{
+		"CLERKSYNC_FORWARD_URL":    app.URL(),
+		"CLERKSYNC_FORWARD_SECRET": testSecret,
+	})
 	// send delivers each event until serve answers 200, as Svix retries.
 	send := func(events []event) {
 		for _, ev := range events {

@@ -72,16 +72,9 @@ func TestPowerCut_AcknowledgedDeliveriesSurvive(t *testing.T) {
 	}
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
 
-	bin := buildBinary(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	url := "http://" + addr + "/api/webhooks/clerk"
 	var logs syncBuffer
-	start := func() *serveproc.Proc {
-		return launchServe(t, bin, addr, &logs, map[string]string{
-			"DATABASE_URL": "sqlite:" + filepath.Join(mnt, "clerksync.db"),
-			"LOG_LEVEL":    "warn",
-		})
-	}
+	server, start := restartableServe(t, filepath.Join(mnt, "clerksync.db"), &logs, nil)
+	url := server + "/api/webhooks/clerk"
 
 	// power is even while the server runs on a live mount and odd from a cut to the
 	// next mount. An answer counts as an acknowledgement only when power did not
