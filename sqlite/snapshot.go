@@ -138,15 +138,7 @@ func (t *txn) read(keys *clerksync.Keys, known *knownObjects) (*clerksync.Snapsh
 			if q == "" {
 				continue
 			}
-			err := t.each(q, []any{jsonList(ids)}, func(rows *sql.Rows) error {
-				row, err := scanRow(rows, tbl)
-				if err != nil {
-					return err
-				}
-				snap.AddRow(tbl.Kind, row)
-				return nil
-			})
-			if err != nil {
+			if err := t.addRows(snap, tbl, q, jsonList(ids)); err != nil {
 				return nil, nil, fmt.Errorf("read the %s of deleted objects: %w", tbl.Name, err)
 			}
 		}
@@ -190,15 +182,7 @@ func (t *txn) readSlots(snap *clerksync.Snapshot, tbl *clerksync.Table, slots []
 	if err != nil {
 		return err
 	}
-	err = t.each(reads[tbl.Kind].bySlot, []any{string(list)}, func(rows *sql.Rows) error {
-		row, err := scanRow(rows, tbl)
-		if err != nil {
-			return err
-		}
-		snap.AddRow(tbl.Kind, row)
-		return nil
-	})
-	if err != nil {
+	if err := t.addRows(snap, tbl, reads[tbl.Kind].bySlot, string(list)); err != nil {
 		return fmt.Errorf("read %s by %s: %w", tbl.Name, strings.Join(tbl.Slot, ", "), err)
 	}
 	if tbl.Kind != clerksync.KindMembership {
@@ -223,6 +207,18 @@ func (t *txn) readSlots(snap *clerksync.Snapshot, tbl *clerksync.Table, slots []
 		return fmt.Errorf("read the tombstones of %s: %w", tbl.Name, err)
 	}
 	return nil
+}
+
+// addRows adds to snap the rows of tbl that the query q answers for args.
+func (t *txn) addRows(snap *clerksync.Snapshot, tbl *clerksync.Table, q string, args ...any) error {
+	return t.each(q, args, func(rows *sql.Rows) error {
+		row, err := scanRow(rows, tbl)
+		if err != nil {
+			return err
+		}
+		snap.AddRow(tbl.Kind, row)
+		return nil
+	})
 }
 
 // each runs the query q with args and calls fn for each row.
