@@ -131,27 +131,25 @@ func (n *node) Tmpfile(context.Context, uint32, uint32, *fuse.EntryOut) (*fs.Ino
 
 // Getattr reports the backing file's attributes with the file's unsynced length.
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if errno := n.LoopbackNode.Getattr(ctx, f, out); errno != 0 || !n.regular() {
-		return errno
-	}
-	lf, errno := n.lazy()
-	if errno != 0 {
-		return errno
-	}
-	out.Size = uint64(lf.Size())
-	return 0
+	return n.unsyncedSize(n.LoopbackNode.Getattr(ctx, f, out), &out.Size)
 }
 
 // Statx is Getattr for statx(2).
 func (n *node) Statx(ctx context.Context, f fs.FileHandle, flags, mask uint32, out *fuse.StatxOut) syscall.Errno {
-	if errno := n.LoopbackNode.Statx(ctx, f, flags, mask, out); errno != 0 || !n.regular() {
+	return n.unsyncedSize(n.LoopbackNode.Statx(ctx, f, flags, mask, out), &out.Size)
+}
+
+// unsyncedSize sets *size, read from the backing file with errno, to the file's
+// unsynced length when the node is a regular file.
+func (n *node) unsyncedSize(errno syscall.Errno, size *uint64) syscall.Errno {
+	if errno != 0 || !n.regular() {
 		return errno
 	}
 	lf, errno := n.lazy()
 	if errno != 0 {
 		return errno
 	}
-	out.Size = uint64(lf.Size())
+	*size = uint64(lf.Size())
 	return 0
 }
 
